@@ -1,0 +1,51 @@
+//! Fake vendor APIs for Revline's tests and `revline demo`.
+//!
+//! The sandbox has two layers:
+//!
+//! * a vendor-neutral, seeded **world model** ([`World`]): companies with unique domains,
+//!   people with emails at those domains, campaigns with utm tags, deals in a pipeline and
+//!   their owners. People are generated lazily from `(seed, index)`, so a world of a million
+//!   people is cheap; a small overlay records edits made through the mutation API
+//!   ([`World::touch_people`], [`World::add_people`], …) so incremental syncs can be tested;
+//! * HTTP **emulators** that render that world in each vendor's exact shapes, paging,
+//!   headers and errors. Today: HubSpot CRM v3 ([`Vendor::Hubspot`]).
+//!
+//! A [`Sandbox`] runs the emulators on `127.0.0.1` (a free port each), checks auth, counts
+//! requests ([`Sandbox::stats`]) and injects deterministic faults ([`FaultPlan`]): latency,
+//! 429s, 5xx gateway pages, connection resets, truncated bodies and 401s.
+//!
+//! ```
+//! use revline_sandbox::{Sandbox, SandboxConfig, WorldConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     world: WorldConfig { people: 1_000, ..WorldConfig::default() },
+//!     ..SandboxConfig::default()
+//! })?;
+//! // Point a HubSpot client at `sandbox.hubspot_url()` with `sandbox.hubspot_token()`.
+//! assert!(sandbox.hubspot_url().starts_with("http://127.0.0.1:"));
+//!
+//! // Mutate the world the server renders, e.g. to test an incremental sync.
+//! let since = sandbox.world().read().now();
+//! let touched = sandbox.world().write().touch_people(25);
+//! assert_eq!(touched.len(), 25);
+//! assert!(sandbox.world().read().person_by_id(touched[0]).unwrap().modified() > since);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod faults;
+pub mod hubspot;
+mod json;
+mod server;
+mod stats;
+pub mod world;
+
+pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
+pub use hubspot::{HubspotConfig, RateLimitEmulation};
+pub use server::{Sandbox, SandboxConfig, Vendor};
+pub use stats::StatsSnapshot;
+pub use world::{
+    Campaign, Channel, Company, Deal, DealStage, Industry, Lifecycle, Owner, Person, SharedWorld,
+    World, WorldConfig,
+};
