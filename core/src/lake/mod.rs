@@ -106,6 +106,11 @@ impl Lake {
     /// Loads a table, or `None` if it does not exist yet.
     pub async fn load(&self, relative: &str) -> Result<Option<DeltaTable>> {
         let url = self.table_url(relative)?;
+        if let Ok(dir) = url.to_file_path()
+            && !dir.join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
         let mut table = DeltaTable::try_from_url(url)
             .await
             .map_err(|e| lake_error("cannot open table", relative, e))?;
@@ -489,6 +494,10 @@ fn kernel_schema(schema: &SchemaRef, name: &str) -> Result<StructType> {
 
 async fn create_table(lake: &Lake, rel: &str, schema: &SchemaRef, name: &str) -> Result<DeltaTable> {
     let url = lake.table_url(rel)?;
+    if let Ok(dir) = url.to_file_path() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::lake(format!("cannot create the folder of table `{name}`")).with_source(e))?;
+    }
     let kernel = kernel_schema(schema, name)?;
     let table = DeltaTable::try_from_url(url)
         .await
@@ -548,3 +557,17 @@ async fn evolve_schema(table: DeltaTable, wanted: &SchemaRef, name: &str) -> Res
 
 #[cfg(test)]
 mod tests;
+
+/// Registers `table` in `ctx` under `name` (a `schema.table` reference), ready to query.
+pub async fn register(ctx: &datafusion::prelude::SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| lake_error("cannot prepare", name, e))?;
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(|e| lake_error("cannot read", name, e))?;
+    ctx.register_table(name, provider)
+        .map_err(|e| lake_error("cannot register", name, e))?;
+    Ok(())
+}
