@@ -1,1 +1,26 @@
-//! placeholder
+//! # revline
+//!
+//! The `revline` command as a library: configuration ([`config`]), the connector registry
+//! ([`registry`]), the extract-and-load runner ([`runner`]), SQL over the lake ([`query`]),
+//! the demo ([`demo`]) and benchmarks ([`bench`]). `main.rs` only parses arguments and maps
+//! outcomes to exit codes.
+
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod progress;
+pub mod query;
+pub mod registry;
+pub mod runner;
+
+/// Exit codes of the `revline` binary.
+pub mod exit {
+    /// Every selected stream committed.
+    pub const SUCCESS: i32 = 0;
+    /// A stream failed (its uncommitted pages were discarded).
+    pub const FAILURE: i32 = 1;
+    /// The configuration or the command line is invalid; nothing was loaded.
+    pub const BAD_CONFIG: i32 = 2;
+    /// Stopped gracefully at a quota reserve: what was read is committed; run again later.
+    pub const PARTIAL: i32 = 3;
+}

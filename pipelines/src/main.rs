@@ -1,1 +1,333 @@
-fn main() {}
+//! The `revline` binary: parses arguments, calls the library, maps outcomes to exit codes.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use revline::config::Config;
+use revline::exit;
+use revline::progress::{Bars, LogLines, Progress};
+use revline::query::OutputFormat;
+use revline::runner::{RunOptions, StreamStatus};
+use revline::{bench, demo, query, registry, runner};
+use revline_core::lake::Lake;
+use revline_core::{Error, ErrorKind};
+
+/// Revline: pull RevOps data out of SaaS APIs into a Delta lake, and query it.
+#[derive(Parser)]
+#[command(name = "revline", version, about)]
+struct Cli {
+    /// Config file.
+    #[arg(long, global = true, default_value = "revline.toml")]
+    config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    /// More logging (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Extract and load: every configured source and stream, or a selection.
+    Run {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only this stream.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Ignore stored state: re-read everything and replace the tables.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Run SQL over the lake; tables are named `<source>.<stream>`.
+    Query {
+        /// The SQL statement.
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// List connectors and their streams.
+    Connectors,
+    /// Validate the config and check each source's credentials.
+    Check {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Start local emulated APIs, load them into ./revline-demo/lake, and show the result.
+    Demo {
+        /// Where to put the demo's config and lake.
+        #[arg(long, default_value = "revline-demo")]
+        dir: PathBuf,
+    },
+    /// Measure load throughput and memory (HubSpot-shaped contacts over loopback).
+    Bench {
+        /// Record counts to load (each in a fresh process).
+        #[arg(long, value_delimiter = ',', default_value = "200000,1000000")]
+        records: Vec<u64>,
+        /// Scratch folder.
+        #[arg(long, default_value = "target/revline-bench")]
+        work: PathBuf,
+    },
+    /// Serve the sandbox's emulated APIs until stdin closes (for development and benchmarks).
+    Sandbox {
+        /// People in the world.
+        #[arg(long, default_value_t = 400)]
+        people: u64,
+    },
+    #[command(hide = true)]
+    BenchOne {
+        #[arg(long)]
+        records: u64,
+        #[arg(long)]
+        work: PathBuf,
+    },
+}
+
+fn init_logging(format: LogFormat, verbose: u8, quiet_default: bool) {
+    let default = match verbose {
+        0 if quiet_default => "warn",
+        0 => "warn,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info",
+        1 => "info,revline=debug,revline_core=debug,revline_hubspot=debug,revline_sandbox=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REVLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn progress_for(format: LogFormat) -> Arc<dyn Progress> {
+    if matches!(format, LogFormat::Human) && std::io::stderr().is_terminal() {
+        Arc::new(Bars::new())
+    } else {
+        Arc::new(LogLines::new())
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let bars = matches!(cli.log_format, LogFormat::Human) && std::io::stderr().is_terminal();
+    let quiet = bars && matches!(cli.command, Command::Run { .. } | Command::Demo { .. });
+    init_logging(cli.log_format, cli.verbose, quiet || matches!(cli.command, Command::BenchOne { .. } | Command::Sandbox { .. }));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    std::process::exit(code);
+}
+
+fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {
+    eprintln!("error: {e}");
+    code
+}
+
+fn code_for(e: &Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Config => exit::BAD_CONFIG,
+        ErrorKind::QuotaExhausted => exit::PARTIAL,
+        _ => exit::FAILURE,
+    }
+}
+
+fn load_config(path: &PathBuf) -> Result<Config, i32> {
+    Config::load(path).map_err(|e| fail(&e, exit::BAD_CONFIG))
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run {
+            source,
+            stream,
+            full_refresh,
+        } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let opts = RunOptions {
+                source,
+                stream,
+                full_refresh,
+            };
+            match runner::run(&config, &opts, progress_for(cli.log_format)).await {
+                Ok(report) => {
+                    for s in report.streams() {
+                        let line = match s.status {
+                            StreamStatus::Succeeded => format!(
+                                "{}.{}: {} records ({}), {} pages, {} commits, {:.1}s",
+                                s.source, s.stream, s.records, s.mode, s.pages, s.commits, s.seconds
+                            ),
+                            StreamStatus::Partial => format!(
+                                "{}.{}: quota reserve reached, resume later ({} records committed)",
+                                s.source, s.stream, s.records
+                            ),
+                            StreamStatus::Failed => format!(
+                                "{}.{}: FAILED: {}",
+                                s.source,
+                                s.stream,
+                                s.error.as_deref().unwrap_or_default()
+                            ),
+                        };
+                        eprintln!("{line}");
+                    }
+                    for src in &report.sources {
+                        eprintln!(
+                            "{}: {} API requests, {:.1} MB received, {} retries, {} throttled",
+                            src.source,
+                            src.http.requests,
+                            src.http.bytes_received as f64 / 1e6,
+                            src.http.retries,
+                            src.http.throttled
+                        );
+                    }
+                    if report.succeeded() {
+                        exit::SUCCESS
+                    } else if report.partial() {
+                        exit::PARTIAL
+                    } else {
+                        exit::FAILURE
+                    }
+                }
+                Err(e) => fail(&e, code_for(&e)),
+            }
+        }
+        Command::Query { sql, format } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let result = async {
+                let lake = Lake::open(&config.lake.path)?;
+                let batches = query::query(&lake, &sql).await?;
+                query::render(&batches, format)
+            }
+            .await;
+            match result {
+                Ok(text) => {
+                    println!("{}", text.trim_end());
+                    exit::SUCCESS
+                }
+                Err(e) => fail(&e, code_for(&e)),
+            }
+        }
+        Command::Connectors => {
+            for f in registry::factories() {
+                println!("{}: {}", f.name(), f.description());
+                for s in f.streams() {
+                    println!(
+                        "  {:<16} key: {:<22} cursor: {:<12} modes: {}",
+                        s.name,
+                        s.primary_key.join(", "),
+                        s.cursor_field.as_deref().unwrap_or("-"),
+                        s.sync_modes.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            exit::SUCCESS
+        }
+        Command::Check { source } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Some(s) = &source
+                && !config.sources.contains_key(s)
+            {
+                return fail(&format!("no source named `{s}` in {}", config.file.display()), exit::BAD_CONFIG);
+            }
+            println!("{}: configuration is valid", config.file.display());
+            let mut code = exit::SUCCESS;
+            for (name, result) in runner::check(&config, source.as_deref()).await {
+                match result {
+                    Ok(()) => println!("{name}: ok"),
+                    Err(e) => {
+                        println!("{name}: FAILED: {e}");
+                        code = code.max(code_for(&e));
+                    }
+                }
+            }
+            code
+        }
+        Command::Demo { dir } => match demo::demo(&dir, progress_for(cli.log_format)).await {
+            Ok(outcome) => {
+                println!("{}", outcome.summary);
+                exit::SUCCESS
+            }
+            Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
+        },
+        Command::Bench { records, work } => {
+            let exe = match std::env::current_exe() {
+                Ok(p) => p,
+                Err(e) => return fail(&e, exit::FAILURE),
+            };
+            let result = tokio::task::spawn_blocking(move || bench::bench(&exe, &records, &work)).await;
+            match result {
+                Ok(Ok(results)) => {
+                    print!("{}", bench::format_results(&results));
+                    exit::SUCCESS
+                }
+                Ok(Err(e)) => fail(&format!("{e:#}"), exit::FAILURE),
+                Err(e) => fail(&e, exit::FAILURE),
+            }
+        }
+        Command::BenchOne { records, work } => {
+            let exe = match std::env::current_exe() {
+                Ok(p) => p,
+                Err(e) => return fail(&e, exit::FAILURE),
+            };
+            match bench::bench_one(&exe, records, &work).await {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string(&r).expect("serializes"));
+                    exit::SUCCESS
+                }
+                Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
+            }
+        }
+        Command::Sandbox { people } => {
+            let config = revline_sandbox::SandboxConfig {
+                world: revline_sandbox::WorldConfig {
+                    people: people as usize,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let sandbox = match revline_sandbox::Sandbox::start(config) {
+                Ok(s) => s,
+                Err(e) => return fail(&e, exit::FAILURE),
+            };
+            println!("hubspot {} {}", sandbox.hubspot_url(), sandbox.hubspot_token());
+            // Serve until stdin closes (the parent exits) or Ctrl-C.
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = String::new();
+                while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                    sink.clear();
+                }
+            })
+            .await;
+            drop(sandbox);
+            exit::SUCCESS
+        }
+    }
+}

@@ -344,7 +344,7 @@ impl TableWriter {
             source: self.source.clone(),
             stream: self.stream.clone(),
         };
-        let txn = self.next_txn().await?;
+        let txn = next_txn(&self.table, &self.source, &self.stream, &self.name).await?;
         let meta_map: HashMap<String, serde_json::Value> = HashMap::from([(
             COMMIT_METADATA_KEY.to_string(),
             serde_json::to_value(&meta).expect("meta serializes"),
@@ -413,17 +413,6 @@ impl TableWriter {
         Ok(outcome)
     }
 
-    async fn next_txn(&self) -> Result<Transaction> {
-        let id = app_id(&self.source, &self.stream);
-        let snapshot = self.table.snapshot().map_err(|e| lake_error("cannot read", &self.name, e))?;
-        let current = snapshot
-            .transaction_version(self.table.log_store().as_ref(), &id)
-            .await
-            .map_err(|e| lake_error("cannot read the transaction log of", &self.name, e))?
-            .unwrap_or(0);
-        Ok(Transaction::new(id, current + 1))
-    }
-
     /// Rewrites small files into large ones when there are many; the commit carries `state`
     /// forward so the table's latest commit always holds it. Returns files compacted.
     pub async fn compact_if_needed(&mut self, state: &serde_json::Value) -> Result<usize> {
@@ -470,6 +459,18 @@ impl TableWriter {
         self.pending_rows = 0;
         self.pending_bytes = 0;
     }
+}
+
+/// The next `txn` action of `<source>.<stream>`: the previous version plus one.
+async fn next_txn(table: &DeltaTable, source: &str, stream: &str, name: &str) -> Result<Transaction> {
+    let id = app_id(source, stream);
+    let snapshot = table.snapshot().map_err(|e| lake_error("cannot read", name, e))?;
+    let current = snapshot
+        .transaction_version(table.log_store().as_ref(), &id)
+        .await
+        .map_err(|e| lake_error("cannot read the transaction log of", name, e))?
+        .unwrap_or(0);
+    Ok(Transaction::new(id, current + 1))
 }
 
 /// The table's schema as Arrow.

@@ -1,0 +1,21 @@
+//! The connector registry: a plain table mapping connector names to factories. Adding a
+//! connector means adding its crate to `pipelines/Cargo.toml` and one line here.
+
+use revline_core::ConnectorFactory;
+
+static CONNECTORS: &[&dyn ConnectorFactory] = &[&revline_hubspot::HubspotFactory];
+
+/// Every registered connector, in listing order.
+pub fn factories() -> &'static [&'static dyn ConnectorFactory] {
+    CONNECTORS
+}
+
+/// The connector registered as `name`.
+pub fn find(name: &str) -> Option<&'static dyn ConnectorFactory> {
+    CONNECTORS.iter().copied().find(|f| f.name() == name)
+}
+
+/// Registered connector names.
+pub fn names() -> Vec<&'static str> {
+    CONNECTORS.iter().map(|f| f.name()).collect()
+}
