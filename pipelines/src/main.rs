@@ -100,7 +100,7 @@ enum Command {
 fn init_logging(format: LogFormat, verbose: u8, quiet_default: bool) {
     let default = match verbose {
         0 if quiet_default => "warn",
-        0 => "warn,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info",
+        0 => "warn,deltalake_core=error,buoyant_kernel=error,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info",
         1 => "info,revline=debug,revline_core=debug,revline_hubspot=debug,revline_sandbox=debug",
         _ => "trace",
     };

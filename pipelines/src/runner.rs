@@ -357,22 +357,15 @@ impl StreamJob {
         self.progress.started(&self.source, &d.name, &mode_label.clone());
         tracing::debug!(source = %self.source, stream = %d.name, ?write_mode, "starting");
 
-        let mut writer = TableWriter::open(
-            &self.lake,
-            &self.source,
-            &d.name,
-            table_schema.clone(),
-            write_mode,
-            &self.run_id,
-            self.settings.clone(),
-        )
-        .await?;
         let mut pages = self.stream.read(ReadRequest {
             mode,
             state,
             start_date: self.start_date,
             schema: Arc::new(schema),
         });
+        // The table is opened (created, or its schema evolved) only when the first page
+        // arrives, so a stream that fails before any data leaves the lake untouched.
+        let mut writer: Option<TableWriter> = None;
         let mut checkpoint: Option<serde_json::Value> = None;
         let mut last_commit = Instant::now();
         let mut committed_rows = 0u64;
@@ -381,36 +374,55 @@ impl StreamJob {
                 Ok(p) => p,
                 Err(e) if e.kind() == ErrorKind::QuotaExhausted => {
                     // Stop gracefully: keep what was read, with its checkpoint.
-                    if let Some(cp) = &checkpoint {
-                        writer.commit(cp).await?;
+                    if let (Some(w), Some(cp)) = (writer.as_mut(), &checkpoint) {
+                        w.commit(cp).await?;
                         c.commits += 1;
                     }
                     return Err(e.with_context("stream", &d.name));
                 }
                 Err(e) => {
-                    writer.abort();
+                    if let Some(w) = writer.as_mut() {
+                        w.abort();
+                    }
                     c.records = committed_rows;
                     return Err(e.with_context("stream", &d.name));
                 }
             };
+            if writer.is_none() {
+                writer = Some(
+                    TableWriter::open(
+                        &self.lake,
+                        &self.source,
+                        &d.name,
+                        table_schema.clone(),
+                        write_mode.clone(),
+                        &self.run_id,
+                        self.settings.clone(),
+                    )
+                    .await?,
+                );
+            }
+            let w = writer.as_mut().expect("opened above");
             c.pages += 1;
             c.nulled += page.nulled_values;
             let rows = page.batch.num_rows();
             if rows > 0 {
                 let batch = add_system_columns(&page.batch, &table_schema, &self.source, page.fetched_at)?;
-                writer.write(batch).await?;
+                w.write(batch).await?;
             }
             c.records += rows as u64;
             checkpoint = Some(page.checkpoint);
             self.progress.page(&self.source, &d.name, c.records, c.pages);
-            if writer.pending_bytes() >= self.commit_bytes || last_commit.elapsed() >= self.commit_interval {
-                writer.commit(checkpoint.as_ref().expect("set above")).await?;
+            if w.pending_bytes() >= self.commit_bytes || last_commit.elapsed() >= self.commit_interval {
+                w.commit(checkpoint.as_ref().expect("set above")).await?;
                 c.commits += 1;
                 committed_rows = c.records;
                 last_commit = Instant::now();
             }
         }
-        let cp = checkpoint.unwrap_or(serde_json::Value::Null);
+        let (Some(mut writer), Some(cp)) = (writer, checkpoint) else {
+            return Err(Error::internal(format!("stream `{}` ended without a page", d.name)));
+        };
         writer.commit(&cp).await?;
         c.commits += 1;
         let compacted = writer.compact_if_needed(&cp).await?;

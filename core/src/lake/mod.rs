@@ -500,8 +500,8 @@ async fn create_table(lake: &Lake, rel: &str, schema: &SchemaRef, name: &str) ->
             .map_err(|e| Error::lake(format!("cannot create the folder of table `{name}`")).with_source(e))?;
     }
     let kernel = kernel_schema(schema, name)?;
-    let table = DeltaTable::try_from_url(url)
-        .await
+    let table = deltalake::DeltaTableBuilder::from_url(url)
+        .and_then(|b| b.build())
         .map_err(|e| lake_error("cannot create table", name, e))?;
     table
         .create()

@@ -1,0 +1,4 @@
+//! Conformance cases (generic) and the per-connector [`crate::ConnectorCase`] implementations.
+
+pub mod hubspot;
+pub mod suite;

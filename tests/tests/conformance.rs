@@ -1,0 +1,6 @@
+//! The conformance suite, applied to every connector through its emulator.
+//! A new connector gets every case by implementing `ConnectorCase` and adding one line here.
+
+use revline_tests::conformance_suite;
+
+conformance_suite!(hubspot, revline_tests::HubspotCase);
