@@ -95,13 +95,18 @@ pub fn micros_to_rfc3339(us: i64) -> String {
 pub fn column_max(batch: &RecordBatch, name: &str) -> Option<CursorValue> {
     let col = batch.column_by_name(name)?;
     match col.data_type() {
-        DataType::Timestamp(..) => compute::max(col.as_any().downcast_ref::<TimestampMicrosecondArray>()?)
-            .map(CursorValue::Timestamp),
-        DataType::Int64 => compute::max(col.as_any().downcast_ref::<Int64Array>()?).map(CursorValue::Int),
-        DataType::Date32 => compute::max(col.as_any().downcast_ref::<Date32Array>()?).map(CursorValue::Date),
-        DataType::Utf8 => {
-            compute::max_string(col.as_any().downcast_ref::<StringArray>()?).map(|s| CursorValue::Text(s.to_string()))
+        DataType::Timestamp(..) => {
+            compute::max(col.as_any().downcast_ref::<TimestampMicrosecondArray>()?)
+                .map(CursorValue::Timestamp)
         }
+        DataType::Int64 => {
+            compute::max(col.as_any().downcast_ref::<Int64Array>()?).map(CursorValue::Int)
+        }
+        DataType::Date32 => {
+            compute::max(col.as_any().downcast_ref::<Date32Array>()?).map(CursorValue::Date)
+        }
+        DataType::Utf8 => compute::max_string(col.as_any().downcast_ref::<StringArray>()?)
+            .map(|s| CursorValue::Text(s.to_string())),
         _ => None,
     }
 }
@@ -118,14 +123,21 @@ mod tests {
     #[test]
     fn max_of_timestamp_column_round_trips_through_state() {
         let schema = Arc::new(Schema::new(vec![Field::new("t", timestamp_type(), true)]));
-        let arr = TimestampMicrosecondArray::from(vec![Some(5_000_000), None, Some(1_714_658_591_482_000)])
-            .with_timezone("UTC");
+        let arr = TimestampMicrosecondArray::from(vec![
+            Some(5_000_000),
+            None,
+            Some(1_714_658_591_482_000),
+        ])
+        .with_timezone("UTC");
         let batch = RecordBatch::try_new(schema, vec![Arc::new(arr)]).unwrap();
         let max = column_max(&batch, "t").unwrap();
         assert_eq!(max, CursorValue::Timestamp(1_714_658_591_482_000));
         let json = max.to_json();
         assert_eq!(json, "2024-05-02T14:03:11.482000Z");
-        assert_eq!(CursorValue::from_json(&json, &timestamp_type()), Some(max.clone()));
+        assert_eq!(
+            CursorValue::from_json(&json, &timestamp_type()),
+            Some(max.clone())
+        );
         assert_eq!(max.clone().max(CursorValue::Timestamp(1)), max);
     }
 

@@ -81,7 +81,9 @@ pub fn fetch_pages(
                 Ok(n) => n,
                 Err(e) => {
                     let _ = tx
-                        .send(Err(e.with_context("stream", &stream).with_context("page", number)))
+                        .send(Err(e
+                            .with_context("stream", &stream)
+                            .with_context("page", number)))
                         .await;
                     return;
                 }

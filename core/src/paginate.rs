@@ -101,7 +101,9 @@ impl Paginator for CursorPaginator {
         if next.query_value_json(&self.target) == Some(&token) {
             return Err(Error::new(
                 ErrorKind::Api,
-                format!("the API returned the same page cursor {token} twice; stopping to avoid a loop"),
+                format!(
+                    "the API returned the same page cursor {token} twice; stopping to avoid a loop"
+                ),
             ));
         }
         self.target.apply(&mut next, token);
@@ -143,11 +145,12 @@ impl Paginator for NextUrlPaginator {
 /// The request for `link`, resolved against `current`'s URL and checked to stay on its origin.
 /// The link's query replaces the request's query (links carry their own).
 pub fn follow_link(current: &ApiRequest, link: &str) -> Result<ApiRequest> {
-    let base = url::Url::parse(&current.url)
-        .map_err(|e| Error::internal(format!("bad request URL `{}`", current.url)).with_source(e))?;
-    let next = base
-        .join(link)
-        .map_err(|e| Error::new(ErrorKind::Api, "the API returned an invalid next-page link").with_source(e))?;
+    let base = url::Url::parse(&current.url).map_err(|e| {
+        Error::internal(format!("bad request URL `{}`", current.url)).with_source(e)
+    })?;
+    let next = base.join(link).map_err(|e| {
+        Error::new(ErrorKind::Api, "the API returned an invalid next-page link").with_source(e)
+    })?;
     if next.origin() != base.origin() {
         return Err(Error::new(
             ErrorKind::Api,
@@ -166,7 +169,10 @@ pub fn follow_link(current: &ApiRequest, link: &str) -> Result<ApiRequest> {
     bare.set_query(None);
     req.url = bare.to_string();
     if req.url == current.url && req.query == current.query {
-        return Err(Error::new(ErrorKind::Api, "the next-page link points to the same page; stopping to avoid a loop"));
+        return Err(Error::new(
+            ErrorKind::Api,
+            "the next-page link points to the same page; stopping to avoid a loop",
+        ));
     }
     Ok(req)
 }
@@ -200,7 +206,8 @@ impl OffsetPaginator {
 
 impl Paginator for OffsetPaginator {
     fn first(&self, mut request: ApiRequest) -> ApiRequest {
-        self.limit_param.apply(&mut request, serde_json::json!(self.limit));
+        self.limit_param
+            .apply(&mut request, serde_json::json!(self.limit));
         request
     }
     fn next(&self, page: &PageContext<'_>) -> Result<Option<ApiRequest>> {
@@ -209,13 +216,17 @@ impl Paginator for OffsetPaginator {
         if count == 0 || count < self.limit {
             return Ok(None);
         }
-        if let Some(total) = self.total_path.as_deref().and_then(|p| page.envelope.pointer(p)?.as_u64())
+        if let Some(total) = self
+            .total_path
+            .as_deref()
+            .and_then(|p| page.envelope.pointer(p)?.as_u64())
             && next_offset >= total
         {
             return Ok(None);
         }
         let mut next = page.request.clone();
-        self.offset_param.apply(&mut next, serde_json::json!(next_offset));
+        self.offset_param
+            .apply(&mut next, serde_json::json!(next_offset));
         Ok(Some(next))
     }
 }
@@ -311,7 +322,12 @@ mod tests {
         read_envelope(body.as_bytes(), &["results".to_string()]).unwrap()
     }
 
-    fn next(p: &dyn Paginator, req: &ApiRequest, body: &str, headers: HeaderMap) -> Option<ApiRequest> {
+    fn next(
+        p: &dyn Paginator,
+        req: &ApiRequest,
+        body: &str,
+        headers: HeaderMap,
+    ) -> Option<ApiRequest> {
         let e = env(body);
         p.next(&PageContext {
             request: req,
@@ -329,8 +345,20 @@ mod tests {
             has_more_path: None,
         };
         let r = ApiRequest::get("http://h/crm/v3/objects/contacts").with_query("limit", "100");
-        let n = next(&p, &r, r#"{"results":[{}],"paging":{"next":{"after":"205"}}}"#, HeaderMap::new()).unwrap();
-        assert_eq!(n.query, vec![("limit".into(), "100".into()), ("after".into(), "205".into())]);
+        let n = next(
+            &p,
+            &r,
+            r#"{"results":[{}],"paging":{"next":{"after":"205"}}}"#,
+            HeaderMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            n.query,
+            vec![
+                ("limit".into(), "100".into()),
+                ("after".into(), "205".into())
+            ]
+        );
         assert!(next(&p, &n, r#"{"results":[{}]}"#, HeaderMap::new()).is_none());
     }
 
@@ -357,14 +385,26 @@ mod tests {
             has_more_path: None,
         };
         let r = ApiRequest::post_json("http://h/search", serde_json::json!({"limit":200}));
-        let n = next(&p, &r, r#"{"results":[],"paging":{"next":{"after":"200"}}}"#, HeaderMap::new()).unwrap();
-        assert_eq!(n.body.unwrap(), serde_json::json!({"limit":200,"after":"200"}));
+        let n = next(
+            &p,
+            &r,
+            r#"{"results":[],"paging":{"next":{"after":"200"}}}"#,
+            HeaderMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            n.body.unwrap(),
+            serde_json::json!({"limit":200,"after":"200"})
+        );
     }
 
     #[test]
     fn next_url_stays_on_origin() {
-        let p = NextUrlPaginator { path: "paging.next".into() };
-        let r = ApiRequest::get("https://graph.facebook.com/v19.0/act_1/insights").with_query("level", "ad");
+        let p = NextUrlPaginator {
+            path: "paging.next".into(),
+        };
+        let r = ApiRequest::get("https://graph.facebook.com/v19.0/act_1/insights")
+            .with_query("level", "ad");
         let n = next(
             &p,
             &r,
@@ -375,17 +415,36 @@ mod tests {
         assert_eq!(n.url, "https://graph.facebook.com/v19.0/act_1/insights");
         assert_eq!(n.query_value("after"), Some("QVFI"));
         // Relative links (Salesforce nextRecordsUrl) resolve against the origin.
-        let sf = NextUrlPaginator { path: "nextRecordsUrl".into() };
-        let r = ApiRequest::get("https://x.my.salesforce.com/services/data/v60.0/query").with_query("q", "SELECT Id FROM Account");
-        let n = next(&sf, &r, r#"{"results":[],"nextRecordsUrl":"/services/data/v60.0/query/01g-2000"}"#, HeaderMap::new()).unwrap();
-        assert_eq!(n.url, "https://x.my.salesforce.com/services/data/v60.0/query/01g-2000");
+        let sf = NextUrlPaginator {
+            path: "nextRecordsUrl".into(),
+        };
+        let r = ApiRequest::get("https://x.my.salesforce.com/services/data/v60.0/query")
+            .with_query("q", "SELECT Id FROM Account");
+        let n = next(
+            &sf,
+            &r,
+            r#"{"results":[],"nextRecordsUrl":"/services/data/v60.0/query/01g-2000"}"#,
+            HeaderMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            n.url,
+            "https://x.my.salesforce.com/services/data/v60.0/query/01g-2000"
+        );
         assert!(n.query.is_empty());
 
         let e = env(r#"{"results":[],"paging":{"next":"https://evil.example/steal"}}"#);
         let err = p
-            .next(&PageContext { request: &r, headers: &HeaderMap::new(), envelope: &e })
+            .next(&PageContext {
+                request: &r,
+                headers: &HeaderMap::new(),
+                envelope: &e,
+            })
             .unwrap_err();
-        assert!(err.to_string().contains("another host (evil.example)"), "{err}");
+        assert!(
+            err.to_string().contains("another host (evil.example)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -408,7 +467,12 @@ mod tests {
 
     #[test]
     fn page_number_increments_until_short_page() {
-        let p = PageNumberPaginator { page_param: "page".into(), size_param: Some("per_page".into()), size: 2, first_page: 1 };
+        let p = PageNumberPaginator {
+            page_param: "page".into(),
+            size_param: Some("per_page".into()),
+            size: 2,
+            first_page: 1,
+        };
         let r = p.first(ApiRequest::get("http://h/api/v2/tickets"));
         assert_eq!(r.query_value("page"), Some("1"));
         let n = next(&p, &r, r#"{"results":[{},{}]}"#, HeaderMap::new()).unwrap();
@@ -425,16 +489,33 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let r = ApiRequest::get("https://acme.freshdesk.com/api/v2/tickets").with_query("page", "2");
+        let r =
+            ApiRequest::get("https://acme.freshdesk.com/api/v2/tickets").with_query("page", "2");
         let n = next(&LinkHeaderPaginator, &r, r#"{"results":[]}"#, h).unwrap();
         assert_eq!(n.query_value("page"), Some("3"));
         assert_eq!(n.query_value("per_page"), Some("100"));
-        assert!(next(&LinkHeaderPaginator, &n, r#"{"results":[]}"#, HeaderMap::new()).is_none());
+        assert!(
+            next(
+                &LinkHeaderPaginator,
+                &n,
+                r#"{"results":[]}"#,
+                HeaderMap::new()
+            )
+            .is_none()
+        );
         assert_eq!(next_link("<a>; rel=\"prev\""), None);
     }
 
     #[test]
     fn none_paginator() {
-        assert!(next(&NoPaginator, &ApiRequest::get("http://h/x"), r#"{"results":[]}"#, HeaderMap::new()).is_none());
+        assert!(
+            next(
+                &NoPaginator,
+                &ApiRequest::get("http://h/x"),
+                r#"{"results":[]}"#,
+                HeaderMap::new()
+            )
+            .is_none()
+        );
     }
 }

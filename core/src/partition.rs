@@ -22,7 +22,10 @@ pub struct Partition {
 pub const PARTITIONS_KEY: &str = "partitions";
 
 /// The stored position of partition `id` in a partitioned state.
-pub fn partition_state<'a>(state: Option<&'a serde_json::Value>, id: &str) -> Option<&'a serde_json::Value> {
+pub fn partition_state<'a>(
+    state: Option<&'a serde_json::Value>,
+    id: &str,
+) -> Option<&'a serde_json::Value> {
     state?.get(PARTITIONS_KEY)?.get(id)
 }
 
@@ -93,7 +96,13 @@ mod tests {
             .await;
         assert_eq!(pages.len(), 3);
         let last = &pages.last().unwrap().checkpoint;
-        assert_eq!(last, &serde_json::json!({"partitions": {"a": 2, "b": 10, "c": 99}}));
-        assert_eq!(partition_state(Some(last), "b"), Some(&serde_json::json!(10)));
+        assert_eq!(
+            last,
+            &serde_json::json!({"partitions": {"a": 2, "b": 10, "c": 99}})
+        );
+        assert_eq!(
+            partition_state(Some(last), "b"),
+            Some(&serde_json::json!(10))
+        );
     }
 }

@@ -102,7 +102,11 @@ impl Stream for RestStream {
         };
         let decoder = match RecordDecoder::new(
             &request.schema,
-            &spec.records_path.iter().map(String::as_str).collect::<Vec<_>>(),
+            &spec
+                .records_path
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
             &spec.descriptor.primary_key,
             self.policy,
         ) {
@@ -115,7 +119,11 @@ impl Stream for RestStream {
             .and_then(|c| request.schema.column(c))
             .map(|c| c.ty.arrow_type());
 
-        let first = match state.resume.take().map(serde_json::from_value::<ApiRequest>) {
+        let first = match state
+            .resume
+            .take()
+            .map(serde_json::from_value::<ApiRequest>)
+        {
             Some(Ok(resume)) => resume,
             _ => {
                 let mut first = spec.paginator.first(spec.request.clone());

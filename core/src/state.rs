@@ -35,8 +35,11 @@ impl SyncState {
         match value {
             None | Some(serde_json::Value::Null) => Ok(SyncState::default()),
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-                Error::new(ErrorKind::State, format!("stored state is not readable: {e}"))
-                    .with_context("stream", stream)
+                Error::new(
+                    ErrorKind::State,
+                    format!("stored state is not readable: {e}"),
+                )
+                .with_context("stream", stream)
             }),
         }
     }
@@ -54,7 +57,11 @@ impl SyncState {
     /// Folds a page's largest cursor value into `pending`.
     pub fn observe(&mut self, value: Option<CursorValue>, data_type: &arrow::datatypes::DataType) {
         let Some(v) = value else { return };
-        let merged = match self.pending.as_ref().and_then(|p| CursorValue::from_json(p, data_type)) {
+        let merged = match self
+            .pending
+            .as_ref()
+            .and_then(|p| CursorValue::from_json(p, data_type))
+        {
             Some(p) => p.max(v),
             None => v,
         };
@@ -63,8 +70,14 @@ impl SyncState {
 
     /// Ends the sync: the cursor becomes the larger of itself and `pending`.
     pub fn finish(&mut self, data_type: &arrow::datatypes::DataType) {
-        let cur = self.cursor.as_ref().and_then(|c| CursorValue::from_json(c, data_type));
-        let pend = self.pending.take().and_then(|p| CursorValue::from_json(&p, data_type));
+        let cur = self
+            .cursor
+            .as_ref()
+            .and_then(|c| CursorValue::from_json(c, data_type));
+        let pend = self
+            .pending
+            .take()
+            .and_then(|p| CursorValue::from_json(&p, data_type));
         self.cursor = match (cur, pend) {
             (Some(a), Some(b)) => Some(a.max(b).to_json()),
             (a, b) => a.or(b).map(|v| v.to_json()),
@@ -104,17 +117,30 @@ mod tests {
         s.mode = Some(SyncMode::Incremental);
         s.observe(Some(CursorValue::Timestamp(1_714_658_591_482_000)), &ty);
         s.observe(Some(CursorValue::Timestamp(1)), &ty);
-        assert_eq!(s.pending, Some(serde_json::json!("2024-05-02T14:03:11.482000Z")));
-        assert_eq!(state_in_progress(Some(&s.to_value())), Some(SyncMode::Incremental));
+        assert_eq!(
+            s.pending,
+            Some(serde_json::json!("2024-05-02T14:03:11.482000Z"))
+        );
+        assert_eq!(
+            state_in_progress(Some(&s.to_value())),
+            Some(SyncMode::Incremental)
+        );
         s.finish(&ty);
-        assert_eq!(s.cursor, Some(serde_json::json!("2024-05-02T14:03:11.482000Z")));
+        assert_eq!(
+            s.cursor,
+            Some(serde_json::json!("2024-05-02T14:03:11.482000Z"))
+        );
         assert!(!s.in_progress());
-        assert_eq!(s.to_value(), serde_json::json!({"cursor": "2024-05-02T14:03:11.482000Z"}));
+        assert_eq!(
+            s.to_value(),
+            serde_json::json!({"cursor": "2024-05-02T14:03:11.482000Z"})
+        );
     }
 
     #[test]
     fn unreadable_state_is_a_state_error() {
-        let err = SyncState::from_value(Some(&serde_json::json!({"mode": 3})), "contacts").unwrap_err();
+        let err =
+            SyncState::from_value(Some(&serde_json::json!({"mode": 3})), "contacts").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::State);
         assert!(err.to_string().contains("stream: contacts"));
     }

@@ -55,7 +55,10 @@ pub struct StreamDescriptor {
 impl StreamDescriptor {
     /// The mode used when the run does not force one.
     pub fn default_mode(&self) -> SyncMode {
-        self.sync_modes.first().copied().unwrap_or(SyncMode::FullRefresh)
+        self.sync_modes
+            .first()
+            .copied()
+            .unwrap_or(SyncMode::FullRefresh)
     }
 
     /// Whether `mode` is supported.

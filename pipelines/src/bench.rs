@@ -56,7 +56,9 @@ pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<
     // "hubspot http://127.0.0.1:PORT pat-sandbox-token"
     let mut parts = line.split_whitespace();
     let (_, url, token) = (parts.next(), parts.next(), parts.next());
-    let (url, token) = url.zip(token).ok_or_else(|| anyhow::anyhow!("sandbox did not start: {line:?}"))?;
+    let (url, token) = url
+        .zip(token)
+        .ok_or_else(|| anyhow::anyhow!("sandbox did not start: {line:?}"))?;
     std::fs::create_dir_all(work)?;
     let lake = work.join("lake");
     if lake.exists() {
@@ -78,9 +80,16 @@ pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<
     let seconds = start.elapsed().as_secs_f64();
     drop(child.stdin.take()); // the sandbox exits when its stdin closes
     let _ = child.wait();
-    anyhow::ensure!(report.succeeded(), "bench load failed: {:?}", report.streams().find_map(|s| s.error.clone()));
+    anyhow::ensure!(
+        report.succeeded(),
+        "bench load failed: {:?}",
+        report.streams().find_map(|s| s.error.clone())
+    );
     let loaded = report.records();
-    anyhow::ensure!(loaded == records, "loaded {loaded} records, expected {records}");
+    anyhow::ensure!(
+        loaded == records,
+        "loaded {loaded} records, expected {records}"
+    );
     let json_bytes: u64 = report.sources.iter().map(|s| s.http.bytes_received).sum();
     Ok(BenchResult {
         records: loaded,
@@ -112,9 +121,8 @@ pub fn bench(exe: &Path, sizes: &[u64], work: &Path) -> anyhow::Result<Vec<Bench
 
 /// A table of results.
 pub fn format_results(results: &[BenchResult]) -> String {
-    let mut s = String::from(
-        "records     seconds  records/s  JSON MB/s  JSON MB  peak RSS MB  commits\n",
-    );
+    let mut s =
+        String::from("records     seconds  records/s  JSON MB/s  JSON MB  peak RSS MB  commits\n");
     for r in results {
         s.push_str(&format!(
             "{:<10} {:>8.2} {:>10.0} {:>10.1} {:>8.1} {:>12.1} {:>8}\n",

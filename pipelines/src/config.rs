@@ -215,7 +215,9 @@ pub fn interpolate(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
                 .ok_or_else(|| "unterminated `${` (write `$${` for a literal)".to_string())?;
             let name = &after[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("`${{{name}}}` is not a valid environment variable reference"));
+                return Err(format!(
+                    "`${{{name}}}` is not a valid environment variable reference"
+                ));
             }
             match lookup(name) {
                 Some(v) => out.push_str(&v),
@@ -286,7 +288,11 @@ impl Config {
     }
 
     /// Parses and validates config `text` (from `file`), resolving `${VAR}` with `lookup`.
-    pub fn parse(file: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let doc = Doc { file, text };
         let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
@@ -299,12 +305,17 @@ impl Config {
         })?;
         for key in root.keys() {
             if !["lake", "run", "sources"].contains(&key.as_str()) {
-                return Err(doc.err(Some(key), "unknown section (expected `lake`, `run` or `sources`)"));
+                return Err(doc.err(
+                    Some(key),
+                    "unknown section (expected `lake`, `run` or `sources`)",
+                ));
             }
         }
         let mut tree = toml::Value::Table(std::mem::take(&mut root));
         interpolate_tree(&mut tree, "", lookup, &doc)?;
-        let toml::Value::Table(mut root) = tree else { unreachable!() };
+        let toml::Value::Table(mut root) = tree else {
+            unreachable!()
+        };
 
         let lake_value = root
             .remove("lake")
@@ -314,7 +325,10 @@ impl Config {
             return Err(doc.err(Some("lake.path"), "must not be empty"));
         }
         if !lake.path.contains("://") && Path::new(&lake.path).is_relative() {
-            let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let base = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             lake.path = base.join(&lake.path).to_string_lossy().to_string();
         }
         let run: RunConfig = match root.remove("run") {
@@ -332,7 +346,12 @@ impl Config {
         let src_tables = match root.remove("sources") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,
-            Some(_) => return Err(doc.err(Some("sources"), "must be a table of `[sources.NAME]` sections")),
+            Some(_) => {
+                return Err(doc.err(
+                    Some("sources"),
+                    "must be a table of `[sources.NAME]` sections",
+                ));
+            }
         };
         for (name, value) in src_tables {
             let key = format!("sources.{name}");
@@ -377,7 +396,11 @@ impl Config {
                     if !known.contains(s) {
                         return Err(doc.err(
                             Some(&format!("{key}.streams")),
-                            format!("unknown stream `{s}` for connector `{}` (available: {})", common.connector, known.join(", ")),
+                            format!(
+                                "unknown stream `{s}` for connector `{}` (available: {})",
+                                common.connector,
+                                known.join(", ")
+                            ),
                         ));
                     }
                 }
@@ -385,16 +408,28 @@ impl Config {
             let start_date = common
                 .start_date
                 .as_deref()
-                .map(|s| parse_start_date(s).map_err(|r| doc.err(Some(&format!("{key}.start_date")), r)))
+                .map(|s| {
+                    parse_start_date(s).map_err(|r| doc.err(Some(&format!("{key}.start_date")), r))
+                })
                 .transpose()?;
             if let Some(url) = &common.base_url {
-                let parsed = url::Url::parse(url)
-                    .map_err(|e| doc.err(Some(&format!("{key}.base_url")), format!("not a valid URL: {e}")))?;
+                let parsed = url::Url::parse(url).map_err(|e| {
+                    doc.err(
+                        Some(&format!("{key}.base_url")),
+                        format!("not a valid URL: {e}"),
+                    )
+                })?;
                 if !["http", "https"].contains(&parsed.scheme()) {
-                    return Err(doc.err(Some(&format!("{key}.base_url")), "must be an http:// or https:// URL"));
+                    return Err(doc.err(
+                        Some(&format!("{key}.base_url")),
+                        "must be an http:// or https:// URL",
+                    ));
                 }
             }
-            let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let base = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             resolve_file_options(&mut options, base);
             let src = SourceConfig {
                 name: name.clone(),
@@ -437,12 +472,22 @@ impl Config {
     }
 }
 
-fn section<T: serde::de::DeserializeOwned>(doc: &Doc<'_>, key: &str, value: toml::Value) -> Result<T, ConfigError> {
-    T::deserialize(value).map_err(|e| {
-        let msg = clean(&e.to_string());
+fn section<T: serde::de::DeserializeOwned>(
+    doc: &Doc<'_>,
+    key: &str,
+    value: toml::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = clean(&e.inner().to_string());
+        let at = if path.is_empty() || path == "." {
+            key.to_string()
+        } else {
+            format!("{key}.{path}")
+        };
         match unknown_field(&msg) {
-            Some(f) => doc.err(Some(&format!("{key}.{f}")), msg),
-            None => doc.err(Some(key), msg),
+            Some(f) if !at.ends_with(&format!(".{f}")) => doc.err(Some(&format!("{at}.{f}")), msg),
+            _ => doc.err(Some(&at), msg),
         }
     })
 }
@@ -451,7 +496,9 @@ fn section<T: serde::de::DeserializeOwned>(doc: &Doc<'_>, key: &str, value: toml
 fn resolve_file_options(options: &mut serde_json::Map<String, serde_json::Value>, base: &Path) {
     for (k, v) in options.iter_mut() {
         match v {
-            serde_json::Value::String(s) if k.ends_with("_file") && Path::new(s.as_str()).is_relative() => {
+            serde_json::Value::String(s)
+                if k.ends_with("_file") && Path::new(s.as_str()).is_relative() =>
+            {
                 *s = base.join(s.as_str()).to_string_lossy().to_string();
             }
             serde_json::Value::Object(inner) => resolve_file_options(inner, base),
@@ -462,7 +509,9 @@ fn resolve_file_options(options: &mut serde_json::Map<String, serde_json::Value>
 
 fn validate_source_name(name: &str) -> Result<(), String> {
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         || name.starts_with(|c: char| c.is_ascii_digit())
     {
         return Err(format!(
@@ -518,15 +567,25 @@ per_seconds = 10
         assert_eq!(s.connector, "hubspot");
         assert_eq!(s.options, serde_json::json!({"token": "pat-123"}));
         assert_eq!(s.rate_limit, Some(RateLimit::new(50, 10.0)));
-        assert_eq!(s.start_date.unwrap().to_rfc3339(), "2024-01-01T00:00:00+00:00");
-        assert_eq!(s.streams.as_deref(), Some(&["contacts".to_string(), "deals".to_string()][..]));
+        assert_eq!(
+            s.start_date.unwrap().to_rfc3339(),
+            "2024-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            s.streams.as_deref(),
+            Some(&["contacts".to_string(), "deals".to_string()][..])
+        );
         assert_eq!(s.line, Some(5));
         assert_eq!(c.run.commit_mb, 128);
     }
 
     #[test]
     fn secret_file_paths_are_relative_to_the_config() {
-        let c = parse(&GOOD.replace("token = \"${HUBSPOT_TOKEN}\"", "token_file = \"secrets/hubspot\"")).unwrap();
+        let c = parse(&GOOD.replace(
+            "token = \"${HUBSPOT_TOKEN}\"",
+            "token_file = \"secrets/hubspot\"",
+        ))
+        .unwrap();
         assert_eq!(
             c.sources["hubspot"].options,
             serde_json::json!({"token_file": "/etc/revline/secrets/hubspot"})
@@ -546,14 +605,23 @@ per_seconds = 10
     fn unknown_keys_are_errors_with_lines() {
         let err = parse(&GOOD.replace("per_seconds = 10", "per_second = 10")).unwrap_err();
         assert_eq!(err.line, Some(13));
-        assert_eq!(err.key.as_deref(), Some("sources.hubspot.rate_limit.per_second"));
+        assert_eq!(
+            err.key.as_deref(),
+            Some("sources.hubspot.rate_limit.per_second")
+        );
         assert!(err.reason.contains("unknown field `per_second`"), "{err}");
 
         let err = parse("[lake]\npath = \"x\"\nfoo = 1\n").unwrap_err();
-        assert_eq!(err.to_string().split(": ").take(2).collect::<Vec<_>>(), vec!["/etc/revline/revline.toml:3", "`lake.foo`"]);
+        assert_eq!(
+            err.to_string().split(": ").take(2).collect::<Vec<_>>(),
+            vec!["/etc/revline/revline.toml:3", "`lake.foo`"]
+        );
 
         let err = parse("[lake]\npath = \"x\"\n[lakes]\n").unwrap_err();
-        assert!(err.to_string().contains(":3: `lakes`: unknown section"), "{err}");
+        assert!(
+            err.to_string().contains(":3: `lakes`: unknown section"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -562,8 +630,13 @@ per_seconds = 10
         assert_eq!(err.line, Some(8));
         assert!(err.reason.contains("`yesterday` is not a date"), "{err}");
 
-        let err = parse(&GOOD.replace("connector = \"hubspot\"", "connector = \"hubspott\"")).unwrap_err();
-        assert!(err.reason.contains("unknown connector `hubspott` (available: hubspot)"), "{err}");
+        let err = parse(&GOOD.replace("connector = \"hubspot\"", "connector = \"hubspott\""))
+            .unwrap_err();
+        assert!(
+            err.reason
+                .contains("unknown connector `hubspott` (available: hubspot)"),
+            "{err}"
+        );
         assert_eq!(err.line, Some(6));
 
         let err = parse(&GOOD.replace("\"deals\"]", "\"dealz\"]")).unwrap_err();
@@ -572,9 +645,11 @@ per_seconds = 10
         let err = parse(&GOOD.replace("requests = 50", "requests = \"fifty\"")).unwrap_err();
         assert!(err.reason.contains("invalid type"), "{err}");
 
-        let err = parse("[lake]\npath = \"x\"\n[sources.Hub]\nconnector = \"hubspot\"\n").unwrap_err();
+        let err =
+            parse("[lake]\npath = \"x\"\n[sources.Hub]\nconnector = \"hubspot\"\n").unwrap_err();
         assert!(err.reason.contains("must be lowercase"), "{err}");
-        let err = parse("[lake]\npath = \"x\"\n[sources.models]\nconnector = \"hubspot\"\n").unwrap_err();
+        let err =
+            parse("[lake]\npath = \"x\"\n[sources.models]\nconnector = \"hubspot\"\n").unwrap_err();
         assert!(err.reason.contains("reserved"), "{err}");
     }
 
@@ -590,8 +665,20 @@ per_seconds = 10
         let env = |k: &str| (k == "A").then(|| "1".to_string());
         assert_eq!(interpolate("x${A}y", &env).unwrap(), "x1y");
         assert_eq!(interpolate("$${A} $5", &env).unwrap(), "${A} $5");
-        assert!(interpolate("${A", &env).unwrap_err().contains("unterminated"));
-        assert!(interpolate("${B}", &env).unwrap_err().contains("`B` is not set"));
-        assert!(interpolate("${A-B}", &env).unwrap_err().contains("not a valid"));
+        assert!(
+            interpolate("${A", &env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            interpolate("${B}", &env)
+                .unwrap_err()
+                .contains("`B` is not set")
+        );
+        assert!(
+            interpolate("${A-B}", &env)
+                .unwrap_err()
+                .contains("not a valid")
+        );
     }
 }

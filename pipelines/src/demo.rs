@@ -35,7 +35,10 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         std::fs::remove_dir_all(&lake_dir)?;
     }
     let sandbox = Sandbox::start(SandboxConfig::default())?;
-    std::fs::write(dir.join("hubspot.token"), format!("{}\n", sandbox.hubspot_token()))?;
+    std::fs::write(
+        dir.join("hubspot.token"),
+        format!("{}\n", sandbox.hubspot_token()),
+    )?;
     let config_path = dir.join("revline.toml");
     std::fs::write(
         &config_path,
@@ -53,7 +56,11 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
     let config = Config::load(&config_path)?;
 
     let first = run(&config, &RunOptions::default(), progress.clone()).await?;
-    anyhow::ensure!(first.succeeded(), "the first demo load failed: {}", failures(&first));
+    anyhow::ensure!(
+        first.succeeded(),
+        "the first demo load failed: {}",
+        failures(&first)
+    );
 
     // The world moves on: some contacts and deals change, new people sign up.
     let (touched, added, deals) = {
@@ -65,11 +72,19 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         (touched, added, deals)
     };
     let second = run(&config, &RunOptions::default(), progress).await?;
-    anyhow::ensure!(second.succeeded(), "the incremental demo load failed: {}", failures(&second));
+    anyhow::ensure!(
+        second.succeeded(),
+        "the incremental demo load failed: {}",
+        failures(&second)
+    );
 
     let lake = Lake::open(&config.lake.path)?;
     let mut summary = String::new();
-    writeln!(summary, "\nRevline demo: HubSpot (emulated) → Delta lake at {}", lake_dir.display())?;
+    writeln!(
+        summary,
+        "\nRevline demo: HubSpot (emulated) → Delta lake at {}",
+        lake_dir.display()
+    )?;
     writeln!(
         summary,
         "\nFirst load (full): {} records in {:.1}s, {} API requests.",
@@ -94,13 +109,21 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
          ORDER BY table_name",
     )
     .await?;
-    writeln!(summary, "Tables:\n{}", render(&tables, OutputFormat::Table)?)?;
+    writeln!(
+        summary,
+        "Tables:\n{}",
+        render(&tables, OutputFormat::Table)?
+    )?;
     let funnel = query(
         &lake,
         "SELECT lifecyclestage, COUNT(*) AS contacts FROM hubspot.contacts GROUP BY 1 ORDER BY 2 DESC",
     )
     .await?;
-    writeln!(summary, "\nContacts by lifecycle stage:\n{}", render(&funnel, OutputFormat::Table)?)?;
+    writeln!(
+        summary,
+        "\nContacts by lifecycle stage:\n{}",
+        render(&funnel, OutputFormat::Table)?
+    )?;
     let pipeline = query(
         &lake,
         "SELECT p.stage_label AS stage, COUNT(*) AS deals, CAST(SUM(d.amount) AS BIGINT) AS amount
@@ -109,7 +132,11 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
          GROUP BY p.stage_label, p.stage_display_order ORDER BY p.stage_display_order",
     )
     .await?;
-    writeln!(summary, "\nPipeline by stage:\n{}", render(&pipeline, OutputFormat::Table)?)?;
+    writeln!(
+        summary,
+        "\nPipeline by stage:\n{}",
+        render(&pipeline, OutputFormat::Table)?
+    )?;
     writeln!(
         summary,
         "\nExplore it yourself:\n  revline --config {} query \"SELECT * FROM hubspot.deals LIMIT 5\"",
@@ -126,7 +153,11 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
 
 fn failures(r: &RunReport) -> String {
     r.streams()
-        .filter_map(|s| s.error.as_ref().map(|e| format!("{}.{}: {e}", s.source, s.stream)))
+        .filter_map(|s| {
+            s.error
+                .as_ref()
+                .map(|e| format!("{}.{}: {e}", s.source, s.stream))
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

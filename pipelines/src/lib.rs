@@ -19,7 +19,7 @@ pub mod exit {
     pub const SUCCESS: i32 = 0;
     /// A stream failed (its uncommitted pages were discarded).
     pub const FAILURE: i32 = 1;
-    /// The configuration or the command line is invalid; nothing was loaded.
+    /// Bad input: the configuration, the command line or a query is invalid; nothing was loaded.
     pub const BAD_CONFIG: i32 = 2;
     /// Stopped gracefully at a quota reserve: what was read is committed; run again later.
     pub const PARTIAL: i32 = 3;

@@ -1,7 +1,8 @@
 //! The `revline` binary: parses arguments, calls the library, maps outcomes to exit codes.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -100,13 +101,17 @@ enum Command {
 fn init_logging(format: LogFormat, verbose: u8, quiet_default: bool) {
     let default = match verbose {
         0 if quiet_default => "warn",
-        0 => "warn,deltalake_core=error,buoyant_kernel=error,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info",
+        0 => {
+            "warn,deltalake_core=error,buoyant_kernel=error,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info"
+        }
         1 => "info,revline=debug,revline_core=debug,revline_hubspot=debug,revline_sandbox=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REVLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -125,8 +130,19 @@ fn main() {
     let cli = Cli::parse();
     let bars = matches!(cli.log_format, LogFormat::Human) && std::io::stderr().is_terminal();
     let quiet = bars && matches!(cli.command, Command::Run { .. } | Command::Demo { .. });
-    init_logging(cli.log_format, cli.verbose, quiet || matches!(cli.command, Command::BenchOne { .. } | Command::Sandbox { .. }));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    init_logging(
+        cli.log_format,
+        cli.verbose,
+        quiet
+            || matches!(
+                cli.command,
+                Command::BenchOne { .. } | Command::Sandbox { .. }
+            ),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -143,6 +159,16 @@ fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {
     code
 }
 
+/// Prints to stdout; a closed pipe (`revline query … | head`) is not an error.
+fn print_out(text: &str) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", text.trim_end()).and_then(|_| out.flush()) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(e) => fail(&e, exit::FAILURE),
+    }
+}
+
 fn code_for(e: &Error) -> i32 {
     match e.kind() {
         ErrorKind::Config => exit::BAD_CONFIG,
@@ -151,7 +177,7 @@ fn code_for(e: &Error) -> i32 {
     }
 }
 
-fn load_config(path: &PathBuf) -> Result<Config, i32> {
+fn load_config(path: &Path) -> Result<Config, i32> {
     Config::load(path).map_err(|e| fail(&e, exit::BAD_CONFIG))
 }
 
@@ -177,7 +203,13 @@ async fn dispatch(cli: Cli) -> i32 {
                         let line = match s.status {
                             StreamStatus::Succeeded => format!(
                                 "{}.{}: {} records ({}), {} pages, {} commits, {:.1}s",
-                                s.source, s.stream, s.records, s.mode, s.pages, s.commits, s.seconds
+                                s.source,
+                                s.stream,
+                                s.records,
+                                s.mode,
+                                s.pages,
+                                s.commits,
+                                s.seconds
                             ),
                             StreamStatus::Partial => format!(
                                 "{}.{}: quota reserve reached, resume later ({} records committed)",
@@ -206,6 +238,8 @@ async fn dispatch(cli: Cli) -> i32 {
                         exit::SUCCESS
                     } else if report.partial() {
                         exit::PARTIAL
+                    } else if report.failed_only_on_config() {
+                        exit::BAD_CONFIG
                     } else {
                         exit::FAILURE
                     }
@@ -225,10 +259,7 @@ async fn dispatch(cli: Cli) -> i32 {
             }
             .await;
             match result {
-                Ok(text) => {
-                    println!("{}", text.trim_end());
-                    exit::SUCCESS
-                }
+                Ok(text) => print_out(&text),
                 Err(e) => fail(&e, code_for(&e)),
             }
         }
@@ -241,7 +272,11 @@ async fn dispatch(cli: Cli) -> i32 {
                         s.name,
                         s.primary_key.join(", "),
                         s.cursor_field.as_deref().unwrap_or("-"),
-                        s.sync_modes.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                        s.sync_modes
+                            .iter()
+                            .map(|m| m.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
             }
@@ -255,7 +290,20 @@ async fn dispatch(cli: Cli) -> i32 {
             if let Some(s) = &source
                 && !config.sources.contains_key(s)
             {
-                return fail(&format!("no source named `{s}` in {}", config.file.display()), exit::BAD_CONFIG);
+                return fail(
+                    &format!("no source named `{s}` in {}", config.file.display()),
+                    exit::BAD_CONFIG,
+                );
+            }
+            // Build every selected connector first: option errors are configuration errors.
+            for src in config
+                .sources
+                .values()
+                .filter(|s| source.as_deref().is_none_or(|n| n == s.name))
+            {
+                if let Err(e) = runner::build_connector(&config, src, Default::default()) {
+                    return fail(&e, code_for(&e));
+                }
             }
             println!("{}: configuration is valid", config.file.display());
             let mut code = exit::SUCCESS;
@@ -282,7 +330,8 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(p) => p,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
-            let result = tokio::task::spawn_blocking(move || bench::bench(&exe, &records, &work)).await;
+            let result =
+                tokio::task::spawn_blocking(move || bench::bench(&exe, &records, &work)).await;
             match result {
                 Ok(Ok(results)) => {
                     print!("{}", bench::format_results(&results));
@@ -317,11 +366,19 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(s) => s,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
-            println!("hubspot {} {}", sandbox.hubspot_url(), sandbox.hubspot_token());
+            println!(
+                "hubspot {} {}",
+                sandbox.hubspot_url(),
+                sandbox.hubspot_token()
+            );
             // Serve until stdin closes (the parent exits) or Ctrl-C.
             let _ = tokio::task::spawn_blocking(|| {
                 let mut sink = String::new();
-                while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                while std::io::stdin()
+                    .read_line(&mut sink)
+                    .map(|n| n > 0)
+                    .unwrap_or(false)
+                {
                     sink.clear();
                 }
             })

@@ -58,16 +58,28 @@ impl Progress for LogLines {
     fn page(&self, source: &str, stream: &str, records: u64, pages: u64) {
         let key = format!("{source}.{stream}");
         let mut last = self.last.lock().expect("progress lock");
-        let Some((start, prev)) = last.get_mut(&key) else { return };
+        let Some((start, prev)) = last.get_mut(&key) else {
+            return;
+        };
         if prev.elapsed() >= Duration::from_secs(10) {
             *prev = Instant::now();
             let rate = records as f64 / start.elapsed().as_secs_f64().max(0.001);
-            tracing::info!(source, stream, records, pages, rate = format!("{rate:.0}/s"), "progress");
+            tracing::info!(
+                source,
+                stream,
+                records,
+                pages,
+                rate = format!("{rate:.0}/s"),
+                "progress"
+            );
         }
     }
 
     fn finished(&self, source: &str, stream: &str, summary: &str) {
-        self.last.lock().expect("progress lock").remove(&format!("{source}.{stream}"));
+        self.last
+            .lock()
+            .expect("progress lock")
+            .remove(&format!("{source}.{stream}"));
         tracing::info!(source, stream, "{summary}");
     }
 }
@@ -110,14 +122,26 @@ impl Progress for Bars {
     }
 
     fn page(&self, source: &str, stream: &str, records: u64, pages: u64) {
-        if let Some((bar, start)) = self.bars.lock().expect("progress lock").get(&format!("{source}.{stream}")) {
+        if let Some((bar, start)) = self
+            .bars
+            .lock()
+            .expect("progress lock")
+            .get(&format!("{source}.{stream}"))
+        {
             let rate = records as f64 / start.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!("{records} records, {pages} pages, {rate:.0} records/s"));
+            bar.set_message(format!(
+                "{records} records, {pages} pages, {rate:.0} records/s"
+            ));
         }
     }
 
     fn finished(&self, source: &str, stream: &str, summary: &str) {
-        if let Some((bar, _)) = self.bars.lock().expect("progress lock").remove(&format!("{source}.{stream}")) {
+        if let Some((bar, _)) = self
+            .bars
+            .lock()
+            .expect("progress lock")
+            .remove(&format!("{source}.{stream}"))
+        {
             bar.finish_with_message(summary.to_string());
         }
     }

@@ -104,7 +104,8 @@ impl RunReport {
 
     /// Whether every selected stream committed completely.
     pub fn succeeded(&self) -> bool {
-        self.sources.iter().all(|s| s.error.is_none()) && self.streams().all(|s| s.status == StreamStatus::Succeeded)
+        self.sources.iter().all(|s| s.error.is_none())
+            && self.streams().all(|s| s.status == StreamStatus::Succeeded)
     }
 
     /// Whether the only problems were graceful quota stops.
@@ -112,6 +113,16 @@ impl RunReport {
         self.sources.iter().all(|s| s.error.is_none())
             && self.streams().all(|s| s.status != StreamStatus::Failed)
             && self.streams().any(|s| s.status == StreamStatus::Partial)
+    }
+
+    /// Whether the run failed only because of configuration problems found while loading
+    /// (e.g. a property name the API does not know).
+    pub fn failed_only_on_config(&self) -> bool {
+        let mut failed = self
+            .streams()
+            .filter(|s| s.status == StreamStatus::Failed)
+            .peekable();
+        failed.peek().is_some() && failed.all(|s| s.error_kind.as_deref() == Some("config"))
     }
 
     /// Total records committed.
@@ -130,7 +141,11 @@ pub fn new_run_id() -> String {
 }
 
 /// Builds the connector of one configured source.
-pub fn build_connector(config: &Config, src: &SourceConfig, stats: Arc<HttpStats>) -> Result<Arc<dyn Connector>, Error> {
+pub fn build_connector(
+    config: &Config,
+    src: &SourceConfig,
+    stats: Arc<HttpStats>,
+) -> Result<Arc<dyn Connector>, Error> {
     let factory = registry::find(&src.connector)
         .ok_or_else(|| Error::config(format!("unknown connector `{}`", src.connector)))?;
     let ctx = SourceContext {
@@ -153,7 +168,11 @@ pub fn build_connector(config: &Config, src: &SourceConfig, stats: Arc<HttpStats
 }
 
 /// Runs extract-and-load for the selected sources and streams.
-pub async fn run(config: &Config, opts: &RunOptions, progress: Arc<dyn Progress>) -> Result<RunReport, Error> {
+pub async fn run(
+    config: &Config,
+    opts: &RunOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RunReport, Error> {
     let started = Instant::now();
     let started_at = Utc::now();
     let run_id = new_run_id();
@@ -169,7 +188,12 @@ pub async fn run(config: &Config, opts: &RunOptions, progress: Arc<dyn Progress>
         return Err(Error::config(format!(
             "no source named `{name}` in {} (configured: {})",
             config.file.display(),
-            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+            config
+                .sources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     // Validate every selection before loading anything.
@@ -180,10 +204,17 @@ pub async fn run(config: &Config, opts: &RunOptions, progress: Arc<dyn Progress>
         let mut streams: Vec<Arc<dyn Stream>> = connector
             .streams()
             .into_iter()
-            .filter(|s| src.streams.as_ref().is_none_or(|list| list.contains(&s.descriptor().name)))
+            .filter(|s| {
+                src.streams
+                    .as_ref()
+                    .is_none_or(|list| list.contains(&s.descriptor().name))
+            })
             .collect();
         if let Some(only) = &opts.stream {
-            let all: Vec<String> = streams.iter().map(|s| s.descriptor().name.clone()).collect();
+            let all: Vec<String> = streams
+                .iter()
+                .map(|s| s.descriptor().name.clone())
+                .collect();
             streams.retain(|s| &s.descriptor().name == only);
             if streams.is_empty() && opts.source.is_some() {
                 return Err(Error::config(format!(
@@ -238,7 +269,9 @@ pub async fn run(config: &Config, opts: &RunOptions, progress: Arc<dyn Progress>
             match h.await {
                 Ok(r) => streams.push(r),
                 Err(e) => {
-                    return Err(Error::internal(format!("a stream task of `{name}` crashed: {e}")));
+                    return Err(Error::internal(format!(
+                        "a stream task of `{name}` crashed: {e}"
+                    )));
                 }
             }
         }
@@ -293,7 +326,11 @@ impl StreamJob {
                 Some(e.to_string()),
                 Some(e.kind().as_str().to_string()),
             ),
-            Err(e) => (StreamStatus::Failed, Some(e.to_string()), Some(e.kind().as_str().to_string())),
+            Err(e) => (
+                StreamStatus::Failed,
+                Some(e.to_string()),
+                Some(e.kind().as_str().to_string()),
+            ),
         };
         let secs = start.elapsed().as_secs_f64();
         let summary = match &status {
@@ -334,9 +371,14 @@ impl StreamJob {
         let prior = if self.full_refresh {
             None
         } else {
-            self.lake.read_state(&self.source, &d.name).await?.map(|m| m.state)
+            self.lake
+                .read_state(&self.source, &d.name)
+                .await?
+                .map(|m| m.state)
         };
-        let has_cursor = prior.as_ref().is_some_and(|s| s.get("cursor").is_some_and(|c| !c.is_null()));
+        let has_cursor = prior
+            .as_ref()
+            .is_some_and(|s| s.get("cursor").is_some_and(|c| !c.is_null()));
         let (mode, write_mode, state) = if let Some(m) = state_in_progress(prior.as_ref()) {
             // Continue an interrupted sync: its pages so far are committed.
             let wm = if m == SyncMode::Incremental && has_cursor {
@@ -354,7 +396,8 @@ impl StreamJob {
             (SyncMode::Incremental, WriteMode::Replace, prior)
         };
         *mode_label = mode.to_string();
-        self.progress.started(&self.source, &d.name, &mode_label.clone());
+        self.progress
+            .started(&self.source, &d.name, &mode_label.clone());
         tracing::debug!(source = %self.source, stream = %d.name, ?write_mode, "starting");
 
         let mut pages = self.stream.read(ReadRequest {
@@ -407,13 +450,17 @@ impl StreamJob {
             c.nulled += page.nulled_values;
             let rows = page.batch.num_rows();
             if rows > 0 {
-                let batch = add_system_columns(&page.batch, &table_schema, &self.source, page.fetched_at)?;
+                let batch =
+                    add_system_columns(&page.batch, &table_schema, &self.source, page.fetched_at)?;
                 w.write(batch).await?;
             }
             c.records += rows as u64;
             checkpoint = Some(page.checkpoint);
-            self.progress.page(&self.source, &d.name, c.records, c.pages);
-            if w.pending_bytes() >= self.commit_bytes || last_commit.elapsed() >= self.commit_interval {
+            self.progress
+                .page(&self.source, &d.name, c.records, c.pages);
+            if w.pending_bytes() >= self.commit_bytes
+                || last_commit.elapsed() >= self.commit_interval
+            {
                 w.commit(checkpoint.as_ref().expect("set above")).await?;
                 c.commits += 1;
                 committed_rows = c.records;
@@ -421,7 +468,10 @@ impl StreamJob {
             }
         }
         let (Some(mut writer), Some(cp)) = (writer, checkpoint) else {
-            return Err(Error::internal(format!("stream `{}` ended without a page", d.name)));
+            return Err(Error::internal(format!(
+                "stream `{}` ended without a page",
+                d.name
+            )));
         };
         writer.commit(&cp).await?;
         c.commits += 1;
@@ -451,7 +501,8 @@ fn add_system_columns(
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
     cols.push(Arc::new(StringArray::from(vec![source; n])));
     cols.push(Arc::new(
-        TimestampMicrosecondArray::from(vec![fetched_at.timestamp_micros(); n]).with_timezone("UTC"),
+        TimestampMicrosecondArray::from(vec![fetched_at.timestamp_micros(); n])
+            .with_timezone("UTC"),
     ));
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
@@ -459,7 +510,11 @@ fn add_system_columns(
 /// Calls each selected source's `check()`.
 pub async fn check(config: &Config, source: Option<&str>) -> Vec<(String, Result<(), Error>)> {
     let mut out = Vec::new();
-    for src in config.sources.values().filter(|s| source.is_none_or(|n| n == s.name)) {
+    for src in config
+        .sources
+        .values()
+        .filter(|s| source.is_none_or(|n| n == s.name))
+    {
         let r = match build_connector(config, src, Arc::new(HttpStats::default())) {
             Ok(c) => c.check().await,
             Err(e) => Err(e),

@@ -78,7 +78,12 @@ impl Harness {
     }
 
     /// Like [`Harness::start`], choosing valid or invalid credentials.
-    pub fn start_with(case: &dyn ConnectorCase, world: WorldConfig, faults: FaultPlan, valid: bool) -> Harness {
+    pub fn start_with(
+        case: &dyn ConnectorCase,
+        world: WorldConfig,
+        faults: FaultPlan,
+        valid: bool,
+    ) -> Harness {
         let sandbox = Sandbox::start(case.sandbox_config(world, faults)).expect("sandbox starts");
         let source_toml = format!(
             "[sources.{src}]\nconnector = \"{conn}\"\n{creds}\n\
@@ -104,14 +109,19 @@ impl Harness {
     /// Writes and loads the config.
     pub fn config(&self) -> Config {
         let path = self.dir.path().join("revline.toml");
-        let text = format!("[lake]\npath = \"lake\"\n\n{}\n{}", self.run_toml, self.source_toml);
+        let text = format!(
+            "[lake]\npath = \"lake\"\n\n{}\n{}",
+            self.run_toml, self.source_toml
+        );
         std::fs::write(&path, text).expect("write config");
         Config::load(&path).expect("valid config")
     }
 
     /// Runs the pipeline (all streams, or per `opts`).
     pub async fn run(&self, opts: RunOptions) -> RunReport {
-        run(&self.config(), &opts, Arc::new(Silent)).await.expect("run starts")
+        run(&self.config(), &opts, Arc::new(Silent))
+            .await
+            .expect("run starts")
     }
 
     /// The lake.
@@ -121,7 +131,9 @@ impl Harness {
 
     /// Runs SQL over the lake.
     pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
-        revline::query::query(&self.lake(), sql).await.expect("query runs")
+        revline::query::query(&self.lake(), sql)
+            .await
+            .expect("query runs")
     }
 
     /// A single integer from a query.
@@ -149,7 +161,8 @@ impl Harness {
                         if c.is_null(row) {
                             "null".to_string()
                         } else {
-                            arrow::util::display::array_value_to_string(c, row).expect("displayable")
+                            arrow::util::display::array_value_to_string(c, row)
+                                .expect("displayable")
                         }
                     })
                     .collect();
@@ -188,7 +201,8 @@ macro_rules! conformance_suite {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn throttling_without_retry_after_backs_off_and_succeeds() {
-                $crate::cases::suite::throttling_without_retry_after_backs_off_and_succeeds(&$case).await;
+                $crate::cases::suite::throttling_without_retry_after_backs_off_and_succeeds(&$case)
+                    .await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn server_errors_resets_and_cut_bodies_are_retried() {
@@ -204,7 +218,8 @@ macro_rules! conformance_suite {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn interrupted_sync_resumes_without_loss_or_duplicates() {
-                $crate::cases::suite::interrupted_sync_resumes_without_loss_or_duplicates(&$case).await;
+                $crate::cases::suite::interrupted_sync_resumes_without_loss_or_duplicates(&$case)
+                    .await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn full_refresh_replaces_the_tables() {

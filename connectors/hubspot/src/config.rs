@@ -72,18 +72,30 @@ fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result
     match (v, f) {
         (Some(s), None) => Ok(s.clone()),
         (None, Some(p)) => Secret::from_file(p),
-        (Some(_), Some(_)) => Err(Error::config(format!("oauth: set `{name}` or `{name}_file`, not both"))),
-        (None, None) => Err(Error::config(format!("oauth: `{name}` (or `{name}_file`) is required"))),
+        (Some(_), Some(_)) => Err(Error::config(format!(
+            "oauth: set `{name}` or `{name}_file`, not both"
+        ))),
+        (None, None) => Err(Error::config(format!(
+            "oauth: `{name}` (or `{name}_file`) is required"
+        ))),
     }
 }
 
 impl OAuthOptions {
     /// The client secret.
     pub fn client_secret(&self) -> Result<Secret> {
-        secret_or_file(&self.client_secret, &self.client_secret_file, "client_secret")
+        secret_or_file(
+            &self.client_secret,
+            &self.client_secret_file,
+            "client_secret",
+        )
     }
     /// The refresh token.
     pub fn refresh_token(&self) -> Result<Secret> {
-        secret_or_file(&self.refresh_token, &self.refresh_token_file, "refresh_token")
+        secret_or_file(
+            &self.refresh_token,
+            &self.refresh_token_file,
+            "refresh_token",
+        )
     }
 }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use revline_core::http::{
-    ApiRequest, Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, RateLimit, RateLimitHeaders,
+    ApiRequest, Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, RateLimit,
+    RateLimitHeaders,
 };
 use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, StreamDescriptor};
 
@@ -68,11 +69,16 @@ impl Hubspot {
     /// Builds the connector from its source context (options, base URL, limits).
     pub fn new(ctx: SourceContext) -> Result<Self> {
         let opts: HubspotOptions = ctx.options()?;
-        let base_url = ctx.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = ctx
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let auth = match (opts.token()?, &opts.oauth) {
             (Some(token), None) => Auth::Bearer(token),
             (None, Some(o)) => Auth::OAuth2(OAuth2::new(
-                o.token_url.clone().unwrap_or_else(|| format!("{base_url}/oauth/v1/token")),
+                o.token_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{base_url}/oauth/v1/token")),
                 o.client_id.clone(),
                 o.client_secret()?,
                 OAuth2Grant::RefreshToken {
@@ -117,12 +123,22 @@ impl Hubspot {
         let mut streams: Vec<Arc<dyn Stream>> = ObjectType::ALL
             .iter()
             .map(|o| {
-                Arc::new(objects::ObjectStream::new(*o, client.clone(), opts.clone(), ctx.on_bad_value))
-                    as Arc<dyn Stream>
+                Arc::new(objects::ObjectStream::new(
+                    *o,
+                    client.clone(),
+                    opts.clone(),
+                    ctx.on_bad_value,
+                )) as Arc<dyn Stream>
             })
             .collect();
-        streams.push(Arc::new(simple::pipelines_stream(client.clone(), ctx.on_bad_value)));
-        streams.push(Arc::new(simple::owners_stream(client.clone(), ctx.on_bad_value)));
+        streams.push(Arc::new(simple::pipelines_stream(
+            client.clone(),
+            ctx.on_bad_value,
+        )));
+        streams.push(Arc::new(simple::owners_stream(
+            client.clone(),
+            ctx.on_bad_value,
+        )));
         Ok(Hubspot { client, streams })
     }
 }
@@ -134,7 +150,8 @@ impl Connector for Hubspot {
     }
 
     async fn check(&self) -> Result<()> {
-        let req = ApiRequest::get(self.client.url("/crm/v3/objects/contacts")).with_query("limit", "1");
+        let req =
+            ApiRequest::get(self.client.url("/crm/v3/objects/contacts")).with_query("limit", "1");
         self.client.execute(&req).await.map(|_| ())
     }
 

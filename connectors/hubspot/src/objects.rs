@@ -29,8 +29,8 @@ use revline_core::http::{ApiRequest, HttpClient};
 use revline_core::schema::timestamp_type;
 use revline_core::state::SyncState;
 use revline_core::{
-    Column, ColumnType, Error, ErrorKind, Page, PageStream, ReadRequest, Result, Stream, StreamDescriptor,
-    StreamSchema, SyncMode,
+    Column, ColumnType, Error, ErrorKind, Page, PageStream, ReadRequest, Result, Stream,
+    StreamDescriptor, StreamSchema, SyncMode,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +57,11 @@ pub enum ObjectType {
 
 impl ObjectType {
     /// All object streams.
-    pub const ALL: [ObjectType; 3] = [ObjectType::Contacts, ObjectType::Companies, ObjectType::Deals];
+    pub const ALL: [ObjectType; 3] = [
+        ObjectType::Contacts,
+        ObjectType::Companies,
+        ObjectType::Deals,
+    ];
 
     /// Path segment and stream name.
     pub fn name(self) -> &'static str {
@@ -170,7 +174,12 @@ pub struct ObjectStream {
 
 impl ObjectStream {
     /// A stream of `object` read through `client`.
-    pub fn new(object: ObjectType, client: HttpClient, options: Arc<HubspotOptions>, policy: BadValuePolicy) -> Self {
+    pub fn new(
+        object: ObjectType,
+        client: HttpClient,
+        options: Arc<HubspotOptions>,
+        policy: BadValuePolicy,
+    ) -> Self {
         ObjectStream {
             object,
             descriptor: descriptor(object, None),
@@ -190,7 +199,11 @@ enum Position {
     /// Searching modified-date >= `since_ms`, sorted by it, at result offset `offset`.
     Search { since_ms: i64, offset: u64 },
     /// Searching modified-date == `at_ms` and `hs_object_id` > `after_id`, sorted by id.
-    Tie { at_ms: i64, after_id: i64, offset: u64 },
+    Tie {
+        at_ms: i64,
+        after_id: i64,
+        offset: u64,
+    },
 }
 
 #[async_trait]
@@ -257,7 +270,9 @@ impl Stream for ObjectStream {
         let name = self.object.name().to_string();
         match self.plan(request) {
             Ok((reader, first)) => reader.run(first),
-            Err(e) => futures::stream::once(async move { Err(e.with_context("stream", name)) }).boxed(),
+            Err(e) => {
+                futures::stream::once(async move { Err(e.with_context("stream", name)) }).boxed()
+            }
         }
     }
 }
@@ -278,8 +293,11 @@ impl ObjectStream {
             .take()
             .map(|r| {
                 serde_json::from_value::<Position>(r).map_err(|e| {
-                    Error::new(ErrorKind::State, format!("stored resume position is not readable: {e}"))
-                        .with_context("stream", name)
+                    Error::new(
+                        ErrorKind::State,
+                        format!("stored resume position is not readable: {e}"),
+                    )
+                    .with_context("stream", name)
                 })
             })
             .transpose()?;
@@ -328,7 +346,11 @@ impl ObjectStream {
     fn decoders(&self, schema: &StreamSchema, properties: &[String]) -> Result<Decoders> {
         let key = vec!["id".to_string()];
         let full = RecordDecoder::new(schema, &["results"], &key, self.policy)?;
-        let chunks = split_properties(properties, self.options.max_url_length.unwrap_or(DEFAULT_MAX_URL), self.client.base_url().len() + 120);
+        let chunks = split_properties(
+            properties,
+            self.options.max_url_length.unwrap_or(DEFAULT_MAX_URL),
+            self.client.base_url().len() + 120,
+        );
         let chunked = if chunks.len() <= 1 {
             Vec::new()
         } else {
@@ -345,11 +367,18 @@ impl ObjectStream {
                         schema
                             .columns()
                             .iter()
-                            .filter(|c| c.path.len() == 2 && c.path[0] == "properties" && chunk.contains(&c.path[1]))
+                            .filter(|c| {
+                                c.path.len() == 2
+                                    && c.path[0] == "properties"
+                                    && chunk.contains(&c.path[1])
+                            })
                             .cloned(),
                     );
                     let s = StreamSchema::new(cols)?;
-                    Ok((chunk.clone(), RecordDecoder::new(&s, &["results"], &key, self.policy)?))
+                    Ok((
+                        chunk.clone(),
+                        RecordDecoder::new(&s, &["results"], &key, self.policy)?,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?
         };
@@ -412,7 +441,12 @@ impl Reader {
             object: self.object,
             client: self.client.clone(),
             properties: self.properties.clone(),
-            chunks: self.decoders.chunked.iter().map(|(c, _)| c.clone()).collect(),
+            chunks: self
+                .decoders
+                .chunked
+                .iter()
+                .map(|(c, _)| c.clone())
+                .collect(),
             search_limit: self.search_limit,
             start_date: self.start_date,
             max_url: self.max_url,
@@ -439,7 +473,8 @@ impl Reader {
         } else {
             self.join_chunks(&f)?
         };
-        self.state.observe(column_max(&batch, "updated_at"), &timestamp_type());
+        self.state
+            .observe(column_max(&batch, "updated_at"), &timestamp_type());
         match f.next {
             Some(pos) => {
                 self.state.resume = Some(serde_json::to_value(pos).expect("position serializes"));
@@ -461,7 +496,9 @@ impl Reader {
         let mut parts = Vec::with_capacity(f.bodies.len());
         let mut nulled = 0;
         for (body, (_, dec)) in f.bodies.iter().zip(&self.decoders.chunked) {
-            let d = dec.decode(body).map_err(|e| decode_error(e, name, f.number))?;
+            let d = dec
+                .decode(body)
+                .map_err(|e| decode_error(e, name, f.number))?;
             nulled += d.nulled_count;
             parts.push(d.batch);
         }
@@ -482,7 +519,12 @@ impl Reader {
                 .iter()
                 .enumerate()
                 .find(|(_, p)| p.column_by_name(field.name()).is_some())
-                .ok_or_else(|| Error::internal(format!("column `{}` missing from every chunk", field.name())))?;
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "column `{}` missing from every chunk",
+                        field.name()
+                    ))
+                })?;
             let col = part.column_by_name(field.name()).expect("found").clone();
             if pos == 0 || part.num_rows() == 0 {
                 columns.push(col);
@@ -541,7 +583,9 @@ impl Producer {
                 }
                 Err(e) => {
                     let _ = tx
-                        .send(Err(e.with_context("stream", self.object.name()).with_context("page", number)))
+                        .send(Err(e
+                            .with_context("stream", self.object.name())
+                            .with_context("page", number)))
                         .await;
                     return;
                 }
@@ -550,27 +594,43 @@ impl Producer {
     }
 
     fn list_request(&self, after: Option<&str>, props: &[String]) -> ApiRequest {
-        let mut req = ApiRequest::get(self.client.url(&format!("/crm/v3/objects/{}", self.object.name())))
-            .with_query("limit", LIST_LIMIT.to_string())
-            .with_query("archived", "false");
+        let mut req = ApiRequest::get(
+            self.client
+                .url(&format!("/crm/v3/objects/{}", self.object.name())),
+        )
+        .with_query("limit", LIST_LIMIT.to_string())
+        .with_query("archived", "false");
         if !props.is_empty() {
             req = req.with_query("properties", props.join(","));
         }
         if let Some(a) = after {
             req = req.with_query("after", a);
         }
-        debug_assert!(req.url.len() + props.iter().map(|p| p.len() + 3).sum::<usize>() < self.max_url + 200);
+        debug_assert!(
+            req.url.len() + props.iter().map(|p| p.len() + 3).sum::<usize>() < self.max_url + 200
+        );
         req
     }
 
     async fn list_page(&self, after: Option<&str>, number: u64) -> Result<Fetched> {
         let path = ["results".to_string()];
         let name = self.object.name();
-        let first_props: &[String] = self.chunks.first().map(Vec::as_slice).unwrap_or(&self.properties);
-        let (resp, env) = fetch_one(&self.client, &self.list_request(after, first_props), &path, name).await?;
+        let first_props: &[String] = self
+            .chunks
+            .first()
+            .map(Vec::as_slice)
+            .unwrap_or(&self.properties);
+        let (resp, env) = fetch_one(
+            &self.client,
+            &self.list_request(after, first_props),
+            &path,
+            name,
+        )
+        .await?;
         let mut bodies = vec![resp.body];
         for chunk in self.chunks.iter().skip(1) {
-            let (r, _) = fetch_one(&self.client, &self.list_request(after, chunk), &path, name).await?;
+            let (r, _) =
+                fetch_one(&self.client, &self.list_request(after, chunk), &path, name).await?;
             bodies.push(r.body);
         }
         let next = env
@@ -580,7 +640,10 @@ impl Producer {
         if let (Some(Position::List { after: Some(n) }), Some(a)) = (&next, after)
             && n == a
         {
-            return Err(Error::new(ErrorKind::Api, format!("the list returned the same `after` cursor {a} twice")));
+            return Err(Error::new(
+                ErrorKind::Api,
+                format!("the list returned the same `after` cursor {a} twice"),
+            ));
         }
         Ok(Fetched {
             number,
@@ -604,7 +667,11 @@ impl Producer {
                     *offset,
                 )
             }
-            Position::Tie { at_ms, after_id, offset } => (
+            Position::Tie {
+                at_ms,
+                after_id,
+                offset,
+            } => (
                 serde_json::json!([
                     {"propertyName": modp, "operator": "EQ", "value": at_ms.to_string()},
                     {"propertyName": "hs_object_id", "operator": "GT", "value": after_id.to_string()}
@@ -643,40 +710,76 @@ impl Producer {
     /// The next position after a search page: the next offset, a restart from the last
     /// timestamp at the 10,000 cap, or a tie-break by id when a window shares one timestamp.
     fn next_search(&self, pos: &Position, env: &Envelope) -> Result<Option<Position>> {
-        let next_offset = env.text("paging.next.after").and_then(|a| a.parse::<u64>().ok());
+        let next_offset = env
+            .text("paging.next.after")
+            .and_then(|a| a.parse::<u64>().ok());
         let last = env.last_record_value();
         let last_ms = || -> Result<i64> {
             last.as_ref()
-                .and_then(|r| r.pointer(&format!("/properties/{}", self.object.modified_property())))
+                .and_then(|r| {
+                    r.pointer(&format!("/properties/{}", self.object.modified_property()))
+                })
                 .and_then(|v| v.as_str())
                 .and_then(parse_timestamp_micros)
                 .map(|us| us.div_euclid(1000))
-                .ok_or_else(|| Error::new(ErrorKind::Api, "a search result lacks its modified date; cannot restart the query"))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Api,
+                        "a search result lacks its modified date; cannot restart the query",
+                    )
+                })
         };
         let last_id = || -> Result<i64> {
             last.as_ref()
                 .and_then(|r| r.get("id"))
                 .and_then(|v| v.as_str())
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Error::new(ErrorKind::Api, "a search result lacks a numeric id; cannot restart the query"))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Api,
+                        "a search result lacks a numeric id; cannot restart the query",
+                    )
+                })
         };
         Ok(match (pos, next_offset) {
-            (Position::Search { since_ms, .. }, Some(o)) if o < SEARCH_CAP => Some(Position::Search {
-                since_ms: *since_ms,
-                offset: o,
-            }),
+            (Position::Search { since_ms, .. }, Some(o)) if o < SEARCH_CAP => {
+                Some(Position::Search {
+                    since_ms: *since_ms,
+                    offset: o,
+                })
+            }
             (Position::Search { since_ms, .. }, Some(_)) => {
                 let t = last_ms()?;
                 if t > *since_ms {
-                    tracing::debug!(stream = self.object.name(), since_ms = t, "search cap reached: restarting from the last timestamp");
-                    Some(Position::Search { since_ms: t, offset: 0 })
+                    tracing::debug!(
+                        stream = self.object.name(),
+                        since_ms = t,
+                        "search cap reached: restarting from the last timestamp"
+                    );
+                    Some(Position::Search {
+                        since_ms: t,
+                        offset: 0,
+                    })
                 } else {
-                    tracing::debug!(stream = self.object.name(), at_ms = t, "a whole search window shares one timestamp: paging it by id");
-                    Some(Position::Tie { at_ms: t, after_id: last_id()?, offset: 0 })
+                    tracing::debug!(
+                        stream = self.object.name(),
+                        at_ms = t,
+                        "a whole search window shares one timestamp: paging it by id"
+                    );
+                    Some(Position::Tie {
+                        at_ms: t,
+                        after_id: last_id()?,
+                        offset: 0,
+                    })
                 }
             }
             (Position::Search { .. }, None) => None,
-            (Position::Tie { at_ms, after_id, .. }, Some(o)) if o < SEARCH_CAP => Some(Position::Tie {
+            (
+                Position::Tie {
+                    at_ms, after_id, ..
+                },
+                Some(o),
+            ) if o < SEARCH_CAP => Some(Position::Tie {
                 at_ms: *at_ms,
                 after_id: *after_id,
                 offset: o,
@@ -701,7 +804,9 @@ mod tests {
 
     #[test]
     fn properties_split_to_keep_urls_short() {
-        let props: Vec<String> = (0..1000).map(|i| format!("custom_property_{i:04}")).collect();
+        let props: Vec<String> = (0..1000)
+            .map(|i| format!("custom_property_{i:04}"))
+            .collect();
         let chunks = split_properties(&props, 14_000, 200);
         assert!(chunks.len() >= 2, "{}", chunks.len());
         for c in &chunks {
@@ -711,15 +816,27 @@ mod tests {
         let flat: Vec<String> = chunks.concat();
         assert_eq!(flat, props);
         assert_eq!(split_properties(&props[..3], 14_000, 200).len(), 1);
-        assert_eq!(split_properties(&[], 14_000, 200), vec![Vec::<String>::new()]);
+        assert_eq!(
+            split_properties(&[], 14_000, 200),
+            vec![Vec::<String>::new()]
+        );
     }
 
     #[test]
     fn positions_round_trip_as_state() {
         for p in [
-            Position::List { after: Some("101".into()) },
-            Position::Search { since_ms: 5, offset: 200 },
-            Position::Tie { at_ms: 5, after_id: 9, offset: 0 },
+            Position::List {
+                after: Some("101".into()),
+            },
+            Position::Search {
+                since_ms: 5,
+                offset: 200,
+            },
+            Position::Tie {
+                at_ms: 5,
+                after_id: 9,
+                offset: 0,
+            },
         ] {
             let v = serde_json::to_value(&p).unwrap();
             assert_eq!(serde_json::from_value::<Position>(v).unwrap(), p);

@@ -55,7 +55,11 @@ pub async fn fetch_properties(client: &HttpClient, object: &str) -> Result<Vec<P
     let req = ApiRequest::get(client.url(&format!("/crm/v3/properties/{object}")));
     let resp = client.execute(&req).await?;
     let page: PropertiesPage = serde_json::from_slice(&resp.body).map_err(|e| {
-        Error::new(ErrorKind::Decode, format!("the properties of `{object}` could not be read")).with_source(e)
+        Error::new(
+            ErrorKind::Decode,
+            format!("the properties of `{object}` could not be read"),
+        )
+        .with_source(e)
     })?;
     Ok(page.results)
 }
@@ -74,14 +78,38 @@ mod tests {
 
     #[test]
     fn hubspot_types_map_to_columns() {
-        assert_eq!(column_type(&def("amount", "number", "number")), ColumnType::Float64);
-        assert_eq!(column_type(&def("hs_object_id", "number", "number")), ColumnType::Int64);
-        assert_eq!(column_type(&def("closedate", "datetime", "date")), ColumnType::Timestamp);
-        assert_eq!(column_type(&def("trial_start_date", "date", "date")), ColumnType::Date);
-        assert_eq!(column_type(&def("hs_email_optout", "bool", "booleancheckbox")), ColumnType::Boolean);
-        assert_eq!(column_type(&def("x", "enumeration", "booleancheckbox")), ColumnType::Boolean);
-        assert_eq!(column_type(&def("lifecyclestage", "enumeration", "radio")), ColumnType::Utf8);
-        assert_eq!(column_type(&def("phone", "phone_number", "phonenumber")), ColumnType::Utf8);
+        assert_eq!(
+            column_type(&def("amount", "number", "number")),
+            ColumnType::Float64
+        );
+        assert_eq!(
+            column_type(&def("hs_object_id", "number", "number")),
+            ColumnType::Int64
+        );
+        assert_eq!(
+            column_type(&def("closedate", "datetime", "date")),
+            ColumnType::Timestamp
+        );
+        assert_eq!(
+            column_type(&def("trial_start_date", "date", "date")),
+            ColumnType::Date
+        );
+        assert_eq!(
+            column_type(&def("hs_email_optout", "bool", "booleancheckbox")),
+            ColumnType::Boolean
+        );
+        assert_eq!(
+            column_type(&def("x", "enumeration", "booleancheckbox")),
+            ColumnType::Boolean
+        );
+        assert_eq!(
+            column_type(&def("lifecyclestage", "enumeration", "radio")),
+            ColumnType::Utf8
+        );
+        assert_eq!(
+            column_type(&def("phone", "phone_number", "phonenumber")),
+            ColumnType::Utf8
+        );
         let c = property_column("email", ColumnType::Utf8);
         assert_eq!(c.path, vec!["properties", "email"]);
     }

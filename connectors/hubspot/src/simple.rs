@@ -11,8 +11,8 @@ use revline_core::http::{ApiRequest, HttpClient};
 use revline_core::paginate::{CursorPaginator, CursorSource, CursorTarget};
 use revline_core::rest::{RestStream, RestStreamSpec};
 use revline_core::{
-    Column, ColumnType as T, Error, ErrorKind, Page, PageStream, ReadRequest, Stream, StreamDescriptor, StreamSchema,
-    SyncMode,
+    Column, ColumnType as T, Error, ErrorKind, Page, PageStream, ReadRequest, Stream,
+    StreamDescriptor, StreamSchema, SyncMode,
 };
 
 /// `owners`: the portal's users who own records.
@@ -60,7 +60,8 @@ pub fn owners_stream(client: HttpClient, policy: BadValuePolicy) -> RestStream {
 pub fn pipelines_descriptor() -> StreamDescriptor {
     StreamDescriptor {
         name: "deal_pipelines".into(),
-        description: "Deal pipelines and their stages, one row per stage (probability, closed flag)".into(),
+        description:
+            "Deal pipelines and their stages, one row per stage (probability, closed flag)".into(),
         schema: StreamSchema::new(vec![
             Column::new("pipeline_id", T::Utf8),
             Column::new("pipeline_label", T::Utf8),
@@ -110,9 +111,11 @@ impl Stream for PipelinesStream {
         let key = self.descriptor.primary_key.clone();
         futures::stream::once(async move {
             let req = ApiRequest::get(client.url("/crm/v3/pipelines/deals"));
-            let (resp, _) = fetch_one(&client, &req, &["results".to_string()], "deal_pipelines").await?;
-            let body: serde_json::Value = serde_json::from_slice(&resp.body)
-                .map_err(|e| Error::new(ErrorKind::Decode, "pipelines response is not JSON").with_source(e))?;
+            let (resp, _) =
+                fetch_one(&client, &req, &["results".to_string()], "deal_pipelines").await?;
+            let body: serde_json::Value = serde_json::from_slice(&resp.body).map_err(|e| {
+                Error::new(ErrorKind::Decode, "pipelines response is not JSON").with_source(e)
+            })?;
             let mut rows = Vec::new();
             for p in body["results"].as_array().into_iter().flatten() {
                 for s in p["stages"].as_array().into_iter().flatten() {

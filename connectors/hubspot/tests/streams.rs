@@ -45,7 +45,11 @@ fn stream(sb: &Sandbox, name: &str, extra: serde_json::Value) -> Arc<dyn Stream>
         .expect("stream exists")
 }
 
-async fn read(s: &dyn Stream, mode: SyncMode, state: Option<serde_json::Value>) -> (Vec<RecordBatch>, serde_json::Value) {
+async fn read(
+    s: &dyn Stream,
+    mode: SyncMode,
+    state: Option<serde_json::Value>,
+) -> (Vec<RecordBatch>, serde_json::Value) {
     let schema = Arc::new(s.resolve_schema().await.expect("schema"));
     let pages = collect_pages(
         s,
@@ -66,8 +70,16 @@ fn ids(batches: &[RecordBatch]) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| {
-            let col = b.column_by_name("id").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
-            (0..col.len()).map(move |i| col.value(i).to_string()).collect::<Vec<_>>()
+            let col = b
+                .column_by_name("id")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..col.len())
+                .map(move |i| col.value(i).to_string())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -81,18 +93,34 @@ fn cursor_state(sb: &Sandbox) -> serde_json::Value {
 async fn search_restarts_from_the_last_timestamp_at_the_10000_cap() {
     let sb = sandbox(10_600, FaultPlan::none());
     let state = cursor_state(&sb);
-    let touched: HashSet<String> = sb.world().write().touch_people(10_500).into_iter().map(|i| i.to_string()).collect();
+    let touched: HashSet<String> = sb
+        .world()
+        .write()
+        .touch_people(10_500)
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect();
     let s = stream(&sb, "contacts", serde_json::json!({}));
     let (batches, checkpoint) = read(s.as_ref(), SyncMode::Incremental, Some(state)).await;
     let got = ids(&batches);
     let unique: HashSet<String> = got.iter().cloned().collect();
     assert_eq!(unique, touched, "every changed contact, and only those");
-    assert!(got.len() <= touched.len() + 5, "the restart re-reads at most the last instant: {}", got.len());
+    assert!(
+        got.len() <= touched.len() + 5,
+        "the restart re-reads at most the last instant: {}",
+        got.len()
+    );
     let stats = sb.stats();
     assert!(stats.route("hubspot.contacts.search") >= 53, "{stats:?}");
     assert_eq!(stats.route("hubspot.contacts.list"), 0);
     // The finished state's cursor is the newest modification time.
-    let newest = sb.world().read().people().map(|p| p.modified_ms).max().unwrap();
+    let newest = sb
+        .world()
+        .read()
+        .people()
+        .map(|p| p.modified_ms)
+        .max()
+        .unwrap();
     let cursor = checkpoint["cursor"].as_str().unwrap();
     assert_eq!(
         revline_core::decode::coerce::parse_timestamp_micros(cursor).unwrap() / 1000,
@@ -132,9 +160,20 @@ async fn long_property_lists_are_split_and_joined_on_id() {
     let split = stream(&sb, "contacts", serde_json::json!({"max_url_length": 250}));
     let (got, _) = read(split.as_ref(), SyncMode::FullRefresh, None).await;
     let requests = sb.stats().route("hubspot.contacts.list");
-    assert!(requests >= 6 && requests % 3 == 0, "each of 3 pages needs several requests: {requests}");
-    let render = |b: &[RecordBatch]| arrow::util::pretty::pretty_format_batches(b).unwrap().to_string();
-    assert_eq!(render(&got), render(&expected), "split reads join to the same rows");
+    assert!(
+        requests >= 6 && requests.is_multiple_of(3),
+        "each of 3 pages needs several requests: {requests}"
+    );
+    let render = |b: &[RecordBatch]| {
+        arrow::util::pretty::pretty_format_batches(b)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        render(&got),
+        render(&expected),
+        "split reads join to the same rows"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,13 +206,22 @@ async fn unavailable_property_metadata_falls_back_to_core_properties_as_text() {
     let (batches, _) = read(s.as_ref(), SyncMode::FullRefresh, None).await;
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 120);
     let b = &batches[0];
-    let amounts = b.column_by_name("amount").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    let amounts = b
+        .column_by_name("amount")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
     assert!(amounts.iter().flatten().all(|a| a.parse::<f64>().is_ok()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_credentials_do_not_fall_back() {
-    let faults = FaultPlan::single(FaultRule::new(Fault::Unauthorized, Some("/crm/v3/properties"), Schedule::Always));
+    let faults = FaultPlan::single(FaultRule::new(
+        Fault::Unauthorized,
+        Some("/crm/v3/properties"),
+        Schedule::Always,
+    ));
     let sb = sandbox(10, faults);
     let s = stream(&sb, "contacts", serde_json::json!({}));
     let err = s.resolve_schema().await.unwrap_err();
@@ -183,17 +231,38 @@ async fn rejected_credentials_do_not_fall_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_properties_narrow_the_columns() {
     let sb = sandbox(10, FaultPlan::none());
-    let s = stream(&sb, "contacts", serde_json::json!({"properties": {"contacts": ["email", "lifecyclestage"]}}));
+    let s = stream(
+        &sb,
+        "contacts",
+        serde_json::json!({"properties": {"contacts": ["email", "lifecyclestage"]}}),
+    );
     let schema = s.resolve_schema().await.unwrap();
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        vec!["id", "created_at", "updated_at", "archived", "email", "hs_object_id", "lastmodifieddate", "lifecyclestage"]
+        vec![
+            "id",
+            "created_at",
+            "updated_at",
+            "archived",
+            "email",
+            "hs_object_id",
+            "lastmodifieddate",
+            "lifecyclestage"
+        ]
     );
-    let s = stream(&sb, "contacts", serde_json::json!({"properties": {"contacts": ["emial"]}}));
+    let s = stream(
+        &sb,
+        "contacts",
+        serde_json::json!({"properties": {"contacts": ["emial"]}}),
+    );
     let err = s.resolve_schema().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
-    assert!(err.to_string().contains("property `emial` listed for `contacts` does not exist"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("property `emial` listed for `contacts` does not exist"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,21 +272,35 @@ async fn pipelines_are_one_row_per_stage() {
     let (batches, _) = read(s.as_ref(), SyncMode::FullRefresh, None).await;
     let b = &batches[0];
     assert_eq!(b.num_rows(), 7);
-    let text = arrow::util::pretty::pretty_format_batches(&[b.project(&[0, 3, 6, 7]).unwrap()]).unwrap().to_string();
-    assert!(text.contains("| default     | closedwon             | 1.0         | true      |"), "{text}");
-    assert!(text.contains("| default     | appointmentscheduled  | 0.2         | false     |"), "{text}");
+    let text = arrow::util::pretty::pretty_format_batches(&[b.project(&[0, 3, 6, 7]).unwrap()])
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("| default     | closedwon             | 1.0         | true      |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| default     | appointmentscheduled  | 0.2         | false     |"),
+        "{text}"
+    );
 }
 
 #[test]
 fn missing_or_double_credentials_are_config_errors() {
-    let build = |opts: serde_json::Value| match HubspotFactory.build(SourceContext::new("crm", opts)) {
-        Ok(_) => String::new(),
-        Err(e) => e.to_string(),
-    };
+    let build =
+        |opts: serde_json::Value| match HubspotFactory.build(SourceContext::new("crm", opts)) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
     assert!(build(serde_json::json!({})).contains("[sources.crm] missing credentials"));
     assert!(build(serde_json::json!({"token": "a", "token_file": "/x"})).contains("not both"));
     assert!(build(serde_json::json!({"tokn": "a"})).contains("unknown field `tokn`"));
-    assert!(build(serde_json::json!({"token_file": "/nonexistent/token"})).contains("cannot read secret file /nonexistent/token"));
-    let ok = build(serde_json::json!({"oauth": {"client_id": "c", "client_secret": "s", "refresh_token": "r"}}));
+    assert!(
+        build(serde_json::json!({"token_file": "/nonexistent/token"}))
+            .contains("cannot read secret file /nonexistent/token")
+    );
+    let ok = build(
+        serde_json::json!({"oauth": {"client_id": "c", "client_secret": "s", "refresh_token": "r"}}),
+    );
     assert_eq!(ok, "");
 }

@@ -195,7 +195,9 @@ pub fn parse_i64(s: &str) -> Option<i64> {
 
 /// An `f64` with no fractional part, in `i64` range.
 pub fn f64_to_i64(f: f64) -> Option<i64> {
-    if f.is_finite() && f.fract() == 0.0 && f >= -9.223_372_036_854_775e18 && f < 9.223_372_036_854_775e18
+    if f.is_finite()
+        && f.fract() == 0.0
+        && (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&f)
     {
         Some(f as i64)
     } else {
@@ -223,7 +225,9 @@ pub fn parse_decimal(s: &str, precision: u8, scale: i8) -> Option<i128> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     // value = digits * 10^(exp - frac_len); we want value * 10^scale.
@@ -273,7 +277,10 @@ mod tests {
         assert_eq!(ts("2024-05-02T09:03:11.482-0500"), Some(z));
         assert_eq!(ts("2024-05-02 14:03:11"), Some(1_714_658_591_000_000));
         assert_eq!(ts("2024-05-02T14:03:11Z"), Some(1_714_658_591_000_000));
-        assert_eq!(ts("2024-05-02T14:03:11.123456789Z"), Some(1_714_658_591_123_456));
+        assert_eq!(
+            ts("2024-05-02T14:03:11.123456789Z"),
+            Some(1_714_658_591_123_456)
+        );
         assert_eq!(ts("2024-05-02"), Some(1_714_608_000_000_000));
         assert_eq!(ts("1969-12-31T23:59:59Z"), Some(-1_000_000));
     }
@@ -304,8 +311,14 @@ mod tests {
 
     #[test]
     fn epochs() {
-        assert_eq!(epoch_int_to_micros(1_714_658_591, EpochUnit::Auto), Some(1_714_658_591_000_000));
-        assert_eq!(epoch_int_to_micros(1_714_658_591_482, EpochUnit::Auto), Some(1_714_658_591_482_000));
+        assert_eq!(
+            epoch_int_to_micros(1_714_658_591, EpochUnit::Auto),
+            Some(1_714_658_591_000_000)
+        );
+        assert_eq!(
+            epoch_int_to_micros(1_714_658_591_482, EpochUnit::Auto),
+            Some(1_714_658_591_482_000)
+        );
         assert_eq!(epoch_int_to_micros(5, EpochUnit::Millis), Some(5_000));
         assert_eq!(epoch_to_micros(1.5, EpochUnit::Seconds), Some(1_500_000));
         assert_eq!(micros_to_days(-1), -1);

@@ -129,4 +129,3 @@ impl<'de> Visitor<'de> for CountRecords<'_> {
         Ok(())
     }
 }
-

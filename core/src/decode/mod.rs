@@ -78,11 +78,15 @@ impl DecodeError {
     /// Converts to the crate error with the stream (and page, if known) as context.
     pub fn into_error(self, stream: &str) -> Error {
         match self {
-            DecodeError::Malformed(e) => Error::new(ErrorKind::Decode, "response body is not valid JSON")
-                .with_retryable(true)
-                .with_context("stream", stream)
-                .with_source(e),
-            DecodeError::Shape(msg) => Error::new(ErrorKind::Decode, msg).with_context("stream", stream),
+            DecodeError::Malformed(e) => {
+                Error::new(ErrorKind::Decode, "response body is not valid JSON")
+                    .with_retryable(true)
+                    .with_context("stream", stream)
+                    .with_source(e)
+            }
+            DecodeError::Shape(msg) => {
+                Error::new(ErrorKind::Decode, msg).with_context("stream", stream)
+            }
             DecodeError::BadValue(bad) => Error::new(
                 ErrorKind::Decode,
                 format!("value does not fit its declared type: {bad}"),
@@ -157,9 +161,8 @@ impl RecordDecoder {
     ) -> crate::Result<Self> {
         let mut tree = FieldTree::default();
         for (idx, col) in schema.columns().iter().enumerate() {
-            insert_path(&mut tree, &col.path, idx).map_err(|m| {
-                Error::internal(format!("column `{}`: {m}", col.name))
-            })?;
+            insert_path(&mut tree, &col.path, idx)
+                .map_err(|m| Error::internal(format!("column `{}`: {m}", col.name)))?;
         }
         let key_columns = key
             .iter()
@@ -396,7 +399,10 @@ impl<'c> Builders<'c> {
     fn new(columns: &'c [Column], capacity: usize) -> Self {
         Builders {
             columns,
-            cols: columns.iter().map(|c| ColBuilder::new(&c.ty, capacity)).collect(),
+            cols: columns
+                .iter()
+                .map(|c| ColBuilder::new(&c.ty, capacity))
+                .collect(),
             set_at: vec![0; columns.len()],
             rows: 0,
             bad: Vec::new(),
@@ -475,7 +481,7 @@ impl<'c> Builders<'c> {
                 }
                 true
             }
-            (b, Scalar::Str(s)) if s.is_empty() => {
+            (b, Scalar::Str("")) => {
                 // Vendors send "" for a cleared value: null, for every non-text type.
                 b.append_null();
                 true

@@ -63,7 +63,10 @@ fn decodes_nested_properties_with_coercions() {
     assert!(amount.is_null(1), "empty string becomes null");
 
     let oid = col("hs_object_id");
-    assert_eq!(oid.as_any().downcast_ref::<Int64Array>().unwrap().value(1), 102);
+    assert_eq!(
+        oid.as_any().downcast_ref::<Int64Array>().unwrap().value(1),
+        102
+    );
 
     let optout = col("optout");
     let optout = optout.as_any().downcast_ref::<BooleanArray>().unwrap();
@@ -76,12 +79,18 @@ fn decodes_nested_properties_with_coercions() {
     assert_eq!(close.value(1), 19_905); // 20240701
 
     let lm = col("lastmodifieddate");
-    let lm = lm.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    let lm = lm
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
     assert_eq!(lm.value(0), 1_714_658_591_482_000);
     assert_eq!(lm.value(1), 1_714_658_591_000_000);
 
     let created = col("created_at");
-    let created = created.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    let created = created
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
     assert_eq!(created.value(0), 1_712_049_164_120_000);
     assert_eq!(created.value(1), 1_714_658_591_482_000, "epoch millis");
     assert!(created.is_null(2));
@@ -117,7 +126,10 @@ fn bad_value_fails_naming_record_field_and_value() {
     assert_eq!(bad.expected, "a number");
     let e = DecodeError::BadValue(bad).into_error("contacts");
     let text = e.to_string();
-    assert!(text.contains("field `amount` of record 7 has value \"12,5\" which is not a number"), "{text}");
+    assert!(
+        text.contains("field `amount` of record 7 has value \"12,5\" which is not a number"),
+        "{text}"
+    );
     assert!(text.contains("stream: contacts"), "{text}");
 }
 
@@ -132,8 +144,18 @@ fn bad_value_nulled_and_counted_under_null_policy() {
         .unwrap();
     assert_eq!(page.nulled_count, 3);
     assert_eq!(page.nulled.len(), 3);
-    assert!(page.nulled.iter().all(|b| b.record_key.as_deref() == Some("7")));
-    let amount = page.batch.column(2).as_any().downcast_ref::<Float64Array>().unwrap().clone();
+    assert!(
+        page.nulled
+            .iter()
+            .all(|b| b.record_key.as_deref() == Some("7"))
+    );
+    let amount = page
+        .batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .clone();
     assert!(amount.is_null(0));
     assert_eq!(amount.value(1), 3.0);
 }
@@ -168,7 +190,10 @@ fn missing_or_null_records_array_is_an_empty_page() {
     let s = hubspot_like();
     let d = decoder(&s, &["results"], BadValuePolicy::Fail);
     assert_eq!(d.decode(br#"{"results":[]}"#).unwrap().batch.num_rows(), 0);
-    assert_eq!(d.decode(br#"{"results":null}"#).unwrap().batch.num_rows(), 0);
+    assert_eq!(
+        d.decode(br#"{"results":null}"#).unwrap().batch.num_rows(),
+        0
+    );
     assert_eq!(d.decode(br#"{"total":0}"#).unwrap().batch.num_rows(), 0);
 }
 
@@ -177,7 +202,13 @@ fn root_array_nested_selector_epochs_decimals_lists() {
     let s = StreamSchema::new(vec![
         Column::new("id", T::Int64),
         Column::new("created", T::Timestamp).epoch(EpochUnit::Seconds),
-        Column::new("amount", T::Decimal { precision: 18, scale: 2 }),
+        Column::new(
+            "amount",
+            T::Decimal {
+                precision: 18,
+                scale: 2,
+            },
+        ),
         Column::new("tags", T::StringList),
         Column::nested(&["via", "channel"], T::Utf8),
         Column::new("score", T::Utf8),
@@ -188,10 +219,18 @@ fn root_array_nested_selector_epochs_decimals_lists() {
     let d = RecordDecoder::new(&s, &[], &["id".to_string()], BadValuePolicy::Fail).unwrap();
     let b = d.decode(body.as_bytes()).unwrap().batch;
     assert_eq!(b.num_rows(), 2);
-    let ts = b.column(1).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    let ts = b
+        .column(1)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
     assert_eq!(ts.value(0), 1_714_658_591_000_000);
     assert_eq!(ts.value(1), 1_714_658_592_000_000);
-    let dec = b.column(2).as_any().downcast_ref::<Decimal128Array>().unwrap();
+    let dec = b
+        .column(2)
+        .as_any()
+        .downcast_ref::<Decimal128Array>()
+        .unwrap();
     assert_eq!(dec.value(0), 199_900);
     assert_eq!(dec.value(1), 1_234);
     let tags = b.column(3).as_any().downcast_ref::<ListArray>().unwrap();
@@ -225,8 +264,14 @@ fn object_where_scalar_declared_is_a_bad_value() {
     ])
     .unwrap();
     let d = RecordDecoder::new(&s, &[], &["id".to_string()], BadValuePolicy::Fail).unwrap();
-    let err = d.decode(br#"[{"id":"1","name":{"first":"x"}}]"#).unwrap_err();
-    assert!(err.to_string().contains("field `name` of record 1 has value {object}"), "{err}");
+    let err = d
+        .decode(br#"[{"id":"1","name":{"first":"x"}}]"#)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("field `name` of record 1 has value {object}"),
+        "{err}"
+    );
     let err = d.decode(br#"[{"id":"1","owner":"bob"}]"#).unwrap_err();
     assert!(err.to_string().contains("field `owner__id`"), "{err}");
 }
@@ -236,7 +281,14 @@ fn duplicate_keys_keep_the_first_value() {
     let s = StreamSchema::new(vec![Column::new("id", T::Utf8)]).unwrap();
     let d = RecordDecoder::new(&s, &[], &[], BadValuePolicy::Fail).unwrap();
     let b = d.decode(br#"[{"id":"1","id":"2"}]"#).unwrap().batch;
-    assert_eq!(b.column(0).as_any().downcast_ref::<StringArray>().unwrap().value(0), "1");
+    assert_eq!(
+        b.column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .value(0),
+        "1"
+    );
 }
 
 #[test]
@@ -244,7 +296,14 @@ fn escaped_keys_and_values() {
     let s = StreamSchema::new(vec![Column::new("na\"me", T::Utf8)]).unwrap();
     let d = RecordDecoder::new(&s, &[], &[], BadValuePolicy::Fail).unwrap();
     let b = d.decode(br#"[{"na\"me":"a\nb \u00e9"}]"#).unwrap().batch;
-    assert_eq!(b.column(0).as_any().downcast_ref::<StringArray>().unwrap().value(0), "a\nb é");
+    assert_eq!(
+        b.column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .value(0),
+        "a\nb é"
+    );
 }
 
 #[test]

@@ -70,7 +70,9 @@ impl Auth {
             Auth::Bearer(s) => s.fingerprint(),
             Auth::Header { value, .. } | Auth::Query { value, .. } => value.fingerprint(),
             Auth::Basic { user, .. } => user.fingerprint(),
-            Auth::OAuth2(o) => Secret::new(format!("{}:{}", o.token_url, o.client_id)).fingerprint(),
+            Auth::OAuth2(o) => {
+                Secret::new(format!("{}:{}", o.token_url, o.client_id)).fingerprint()
+            }
         }
     }
 }
@@ -122,7 +124,12 @@ struct TokenResponse {
 
 impl OAuth2 {
     /// An OAuth2 client; tokens are fetched on first use.
-    pub fn new(token_url: impl Into<String>, client_id: impl Into<String>, client_secret: Secret, grant: OAuth2Grant) -> Self {
+    pub fn new(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        grant: OAuth2Grant,
+    ) -> Self {
         OAuth2 {
             token_url: token_url.into(),
             client_id: client_id.into(),
@@ -229,7 +236,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -37,7 +37,9 @@ impl RateLimit {
         let burst = NonZeroU32::new(self.requests)
             .ok_or_else(|| Error::config("rate_limit.requests must be at least 1"))?;
         if !(self.per_seconds.is_finite() && self.per_seconds > 0.0) {
-            return Err(Error::config("rate_limit.per_seconds must be a positive number"));
+            return Err(Error::config(
+                "rate_limit.per_seconds must be a positive number",
+            ));
         }
         let period = Duration::from_secs_f64(self.per_seconds / self.requests as f64);
         let period = period.max(Duration::from_nanos(1));
@@ -180,7 +182,10 @@ pub fn shared_scope(key: &str, limit: RateLimit) -> Result<Arc<QuotaScope>> {
     let mut map = registry().lock().expect("quota registry lock");
     if let Some(existing) = map.get(key).and_then(Weak::upgrade) {
         if existing.limit != limit {
-            tracing::debug!(scope = key, "quota scope already exists with another limit; sharing it");
+            tracing::debug!(
+                scope = key,
+                "quota scope already exists with another limit; sharing it"
+            );
         }
         return Ok(existing);
     }

@@ -248,8 +248,11 @@ pub fn default_verdict(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> 
             .with_context("status", 403),
         ),
         code => Verdict::Fail(
-            Error::new(ErrorKind::Api, format!("API error HTTP {code}{}", body_hint(body)))
-                .with_context("status", code),
+            Error::new(
+                ErrorKind::Api,
+                format!("API error HTTP {code}{}", body_hint(body)),
+            )
+            .with_context("status", code),
         ),
     }
 }
@@ -380,7 +383,13 @@ pub struct HttpClientConfig {
 
 impl HttpClientConfig {
     /// A config with default settings, the default classifier and fresh stats.
-    pub fn new(connector: &str, source: &str, base_url: &str, auth: Auth, rate_limit: RateLimit) -> Self {
+    pub fn new(
+        connector: &str,
+        source: &str,
+        base_url: &str,
+        auth: Auth,
+        rate_limit: RateLimit,
+    ) -> Self {
         HttpClientConfig {
             connector: connector.to_string(),
             source: source.to_string(),
@@ -425,7 +434,9 @@ impl HttpClient {
         #[allow(clippy::disallowed_methods)] // the one place a reqwest client is built
         let client = reqwest::Client::builder()
             .use_rustls_tls()
-            .timeout(Duration::from_secs_f64(config.settings.timeout_secs.max(0.001)))
+            .timeout(Duration::from_secs_f64(
+                config.settings.timeout_secs.max(0.001),
+            ))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("revline/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(8)
@@ -433,7 +444,8 @@ impl HttpClient {
             .map_err(|e| Error::internal("cannot build the HTTP client").with_source(e))?;
         let host = url::Url::parse(&config.base_url)
             .map_err(|e| {
-                Error::config(format!("base_url `{}` is not a valid URL", config.base_url)).with_source(e)
+                Error::config(format!("base_url `{}` is not a valid URL", config.base_url))
+                    .with_source(e)
             })?
             .host_str()
             .map(|h| h.to_string())
@@ -448,7 +460,12 @@ impl HttpClient {
         let scopes = config
             .extra_scopes
             .iter()
-            .map(|(name, limit)| Ok((name.clone(), shared_scope(&format!("{origin_key}|{name}"), *limit)?)))
+            .map(|(name, limit)| {
+                Ok((
+                    name.clone(),
+                    shared_scope(&format!("{origin_key}|{name}"), *limit)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(HttpClient {
             inner: Arc::new(Inner {
@@ -519,7 +536,8 @@ impl HttpClient {
 
     /// Sends `req` until it is accepted, retrying per the settings.
     pub async fn execute(&self, req: &ApiRequest) -> Result<ApiResponse> {
-        self.execute_checked(req, &|r: &ApiResponse| Ok(r.clone())).await
+        self.execute_checked(req, &|r: &ApiResponse| Ok(r.clone()))
+            .await
     }
 
     /// Sends `req` and runs `check` on the accepted response inside the retry loop: if the
@@ -549,7 +567,10 @@ impl HttpClient {
                         tracing::debug!(source = %inner.source, pause_ms = pause.as_millis() as u64, "rate-limit headers low: slowing down");
                         scope.pause_for(pause);
                     }
-                    match inner.classifier.classify(resp.status, &resp.headers, &resp.body) {
+                    match inner
+                        .classifier
+                        .classify(resp.status, &resp.headers, &resp.body)
+                    {
                         Verdict::Accept => match check(&resp) {
                             Ok(v) => return Ok(v),
                             Err(e) if e.is_retryable() => retry_reason = e.to_string(),
@@ -576,9 +597,13 @@ impl HttpClient {
                             }
                             if throttled {
                                 HttpStats::add(&inner.stats.throttled, 1);
-                                let pause = after.unwrap_or_else(|| inner.settings.backoff(attempt));
+                                let pause =
+                                    after.unwrap_or_else(|| inner.settings.backoff(attempt));
                                 scope.pause_for(pause);
-                                HttpStats::add(&inner.stats.throttle_wait_ms, pause.as_millis() as u64);
+                                HttpStats::add(
+                                    &inner.stats.throttle_wait_ms,
+                                    pause.as_millis() as u64,
+                                );
                             }
                             delay = after;
                             retry_reason = reason;
@@ -611,7 +636,9 @@ impl HttpClient {
                 }
             }
             if attempt >= inner.settings.max_retries {
-                let kind = if retry_reason.contains("429") || retry_reason.to_lowercase().contains("limit") {
+                let kind = if retry_reason.contains("429")
+                    || retry_reason.to_lowercase().contains("limit")
+                {
                     ErrorKind::Throttled
                 } else {
                     ErrorKind::Network
@@ -619,7 +646,10 @@ impl HttpClient {
                 return Err(self.fail(
                     Error::new(
                         kind,
-                        format!("gave up after {} attempts; last error: {retry_reason}", attempt + 1),
+                        format!(
+                            "gave up after {} attempts; last error: {retry_reason}",
+                            attempt + 1
+                        ),
                     ),
                     req,
                 ));
@@ -652,7 +682,11 @@ impl HttpClient {
     async fn send_once(&self, req: &ApiRequest, force_refresh: bool) -> Result<ApiResponse> {
         let inner = &*self.inner;
         let mut builder = inner.client.request(req.method.clone(), &req.url);
-        let mut query: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut query: Vec<(&str, &str)> = req
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let token;
         match &inner.auth {
             Auth::None => {}
@@ -674,12 +708,18 @@ impl HttpClient {
             builder = builder.header(k.as_str(), v.as_str());
         }
         if let Some(body) = &req.body {
-            let bytes = serde_json::to_vec(body).map_err(|e| Error::internal("cannot encode request body").with_source(e))?;
+            let bytes = serde_json::to_vec(body)
+                .map_err(|e| Error::internal("cannot encode request body").with_source(e))?;
             HttpStats::add(&inner.stats.bytes_sent, bytes.len() as u64);
-            builder = builder.header("content-type", "application/json").body(bytes);
+            builder = builder
+                .header("content-type", "application/json")
+                .body(bytes);
         }
         HttpStats::add(&inner.stats.requests, 1);
-        let resp = builder.send().await.map_err(|e| network_error(e, "request failed"))?;
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| network_error(e, "request failed"))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp

@@ -35,15 +35,27 @@ struct Script {
     token_calls: Mutex<u32>,
 }
 
-async fn handler(State(s): State<Arc<Script>>, headers: AxHeaders, uri: axum::http::Uri) -> Response {
+async fn handler(
+    State(s): State<Arc<Script>>,
+    headers: AxHeaders,
+    uri: axum::http::Uri,
+) -> Response {
     s.seen_auth.lock().unwrap().push(
         headers
             .get("authorization")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default(),
     );
-    s.seen_query.lock().unwrap().push(uri.query().unwrap_or("").to_string());
-    let r = s.replies.lock().unwrap().pop_front().unwrap_or(reply(200, r#"{"ok":true}"#));
+    s.seen_query
+        .lock()
+        .unwrap()
+        .push(uri.query().unwrap_or("").to_string());
+    let r = s
+        .replies
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(reply(200, r#"{"ok":true}"#));
     let mut resp = (AxStatus::from_u16(r.status).unwrap(), r.body).into_response();
     for (k, v) in r.headers {
         resp.headers_mut().insert(k, v.parse().unwrap());
@@ -56,9 +68,14 @@ async fn token(State(s): State<Arc<Script>>, body: String) -> Response {
     *n += 1;
     assert!(body.contains("grant_type=refresh_token"), "{body}");
     if body.contains("refresh_token=bad") {
-        return (AxStatus::BAD_REQUEST, r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#).into_response();
+        return (
+            AxStatus::BAD_REQUEST,
+            r#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#,
+        )
+            .into_response();
     }
-    format!(r#"{{"access_token":"access-{n}","expires_in":3600,"instance_url":"http://x"}}"#).into_response()
+    format!(r#"{{"access_token":"access-{n}","expires_in":3600,"instance_url":"http://x"}}"#)
+        .into_response()
 }
 
 async fn serve(script: Arc<Script>) -> String {
@@ -96,14 +113,24 @@ fn push(script: &Script, replies: Vec<Reply>) {
 #[tokio::test]
 async fn retries_429_honouring_retry_after_then_succeeds() {
     let script = Arc::new(Script::default());
-    let mut throttled = reply(429, r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT"}"#);
+    let mut throttled = reply(
+        429,
+        r#"{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT"}"#,
+    );
     throttled.headers.push(("retry-after", "1".into()));
     push(&script, vec![throttled, reply(200, r#"{"n":1}"#)]);
     let (c, base) = client(&script, Auth::Bearer(Secret::new("tok"))).await;
     let start = std::time::Instant::now();
-    let r = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap();
+    let r = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap();
     assert_eq!(&r.body[..], br#"{"n":1}"#);
-    assert!(start.elapsed() >= Duration::from_millis(950), "waited {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        start.elapsed()
+    );
     let s = c.stats().snapshot();
     assert_eq!((s.requests, s.retries, s.throttled), (2, 1, 1));
     assert_eq!(script.seen_auth.lock().unwrap()[0], "Bearer tok");
@@ -124,9 +151,16 @@ async fn retries_5xx_and_garbled_bodies() {
     let check = |r: &ApiResponse| -> Result<usize> {
         serde_json::from_slice::<serde_json::Value>(&r.body)
             .map(|_| r.body.len())
-            .map_err(|e| Error::new(ErrorKind::Decode, "bad json").with_retryable(true).with_source(e))
+            .map_err(|e| {
+                Error::new(ErrorKind::Decode, "bad json")
+                    .with_retryable(true)
+                    .with_source(e)
+            })
     };
-    let n = c.execute_checked(&ApiRequest::get(format!("{base}/x")), &check).await.unwrap();
+    let n = c
+        .execute_checked(&ApiRequest::get(format!("{base}/x")), &check)
+        .await
+        .unwrap();
     assert_eq!(n, 14);
     assert_eq!(c.stats().snapshot().retries, 2);
 }
@@ -134,9 +168,15 @@ async fn retries_5xx_and_garbled_bodies() {
 #[tokio::test]
 async fn gives_up_after_max_retries_with_clear_error() {
     let script = Arc::new(Script::default());
-    push(&script, (0..10).map(|_| reply(502, "bad gateway")).collect());
+    push(
+        &script,
+        (0..10).map(|_| reply(502, "bad gateway")).collect(),
+    );
     let (c, base) = client(&script, Auth::None).await;
-    let err = c.execute(&ApiRequest::get(format!("{base}/crm/v3/objects/contacts"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/crm/v3/objects/contacts")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
     assert_eq!(
         err.to_string(),
@@ -148,12 +188,24 @@ async fn gives_up_after_max_retries_with_clear_error() {
 #[tokio::test]
 async fn unauthorized_fails_at_once_without_leaking_the_token() {
     let script = Arc::new(Script::default());
-    push(&script, vec![reply(401, r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#)]);
+    push(
+        &script,
+        vec![reply(
+            401,
+            r#"{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}"#,
+        )],
+    );
     let (c, base) = client(&script, Auth::Bearer(Secret::new("pat-secret-123"))).await;
-    let err = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
     let text = format!("{err} {err:?}");
-    assert!(text.contains("authentication failed (HTTP 401): Authentication credentials not found."), "{text}");
+    assert!(
+        text.contains("authentication failed (HTTP 401): Authentication credentials not found."),
+        "{text}"
+    );
     assert!(!text.contains("pat-secret-123"));
     assert_eq!(c.stats().snapshot().requests, 1, "no retry on 401");
 }
@@ -161,11 +213,23 @@ async fn unauthorized_fails_at_once_without_leaking_the_token() {
 #[tokio::test]
 async fn forbidden_is_fatal() {
     let script = Arc::new(Script::default());
-    push(&script, vec![reply(403, r#"{"status":"error","message":"This app hasn't been granted all required scopes","category":"MISSING_SCOPES"}"#)]);
+    push(
+        &script,
+        vec![reply(
+            403,
+            r#"{"status":"error","message":"This app hasn't been granted all required scopes","category":"MISSING_SCOPES"}"#,
+        )],
+    );
     let (c, base) = client(&script, Auth::None).await;
-    let err = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    assert!(err.to_string().contains("granted all required scopes"), "{err}");
+    assert!(
+        err.to_string().contains("granted all required scopes"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +239,10 @@ async fn long_retry_after_means_quota_exhausted() {
     r.headers.push(("retry-after", "86400".into()));
     push(&script, vec![r]);
     let (c, base) = client(&script, Auth::None).await;
-    let err = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
 }
 
@@ -188,17 +255,27 @@ async fn oauth2_refreshes_once_on_401() {
         format!("{base}/oauth/token"),
         "cid",
         Secret::new("csecret"),
-        OAuth2Grant::RefreshToken { refresh_token: Secret::new("rt") },
+        OAuth2Grant::RefreshToken {
+            refresh_token: Secret::new("rt"),
+        },
     ));
     let mut cfg = HttpClientConfig::new("test", "src", &base, auth, RateLimit::new(1000, 1.0));
     cfg.settings = fast();
     let c = HttpClient::new(cfg).unwrap();
-    c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap();
-    assert_eq!(*script.token_calls.lock().unwrap(), 2, "initial token, then one refresh");
+    c.execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap();
+    assert_eq!(
+        *script.token_calls.lock().unwrap(),
+        2,
+        "initial token, then one refresh"
+    );
     let seen = script.seen_auth.lock().unwrap().clone();
     assert_eq!(seen, vec!["Bearer access-1", "Bearer access-2"]);
     // The cached token is reused.
-    c.execute(&ApiRequest::get(format!("{base}/y"))).await.unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/y")))
+        .await
+        .unwrap();
     assert_eq!(*script.token_calls.lock().unwrap(), 2);
     if let Auth::OAuth2(o) = c.auth() {
         assert_eq!(o.token_extra("instance_url").await.unwrap(), "http://x");
@@ -206,7 +283,10 @@ async fn oauth2_refreshes_once_on_401() {
 
     // A second 401 after the refresh is fatal.
     push(&script, vec![reply(401, "{}"), reply(401, "{}")]);
-    let err = c.execute(&ApiRequest::get(format!("{base}/z"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/z")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
 }
 
@@ -218,14 +298,23 @@ async fn oauth2_refusal_is_a_clear_auth_error() {
         format!("{base}/oauth/token"),
         "cid",
         Secret::new("csecret"),
-        OAuth2Grant::RefreshToken { refresh_token: Secret::new("bad") },
+        OAuth2Grant::RefreshToken {
+            refresh_token: Secret::new("bad"),
+        },
     ));
     let mut cfg = HttpClientConfig::new("test", "src", &base, auth, RateLimit::new(1000, 1.0));
     cfg.settings = fast();
     let c = HttpClient::new(cfg).unwrap();
-    let err = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    assert!(err.to_string().contains("invalid_grant: refresh token revoked"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("invalid_grant: refresh token revoked"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("csecret"));
 }
 
@@ -235,15 +324,24 @@ async fn api_key_in_query_is_sent_but_never_shown() {
     push(&script, vec![reply(400, r#"{"message":"bad filter"}"#)]);
     let (c, base) = client(
         &script,
-        Auth::Query { name: "api_token".into(), value: Secret::new("k3y") },
+        Auth::Query {
+            name: "api_token".into(),
+            value: Secret::new("k3y"),
+        },
     )
     .await;
     let err = c
         .execute(&ApiRequest::get(format!("{base}/v1/deals")).with_query("start", "0"))
         .await
         .unwrap_err();
-    assert_eq!(script.seen_query.lock().unwrap()[0], "start=0&api_token=k3y");
-    assert_eq!(err.to_string(), "API error HTTP 400: bad filter (status: 400, source: src, request: GET /v1/deals)");
+    assert_eq!(
+        script.seen_query.lock().unwrap()[0],
+        "start=0&api_token=k3y"
+    );
+    assert_eq!(
+        err.to_string(),
+        "API error HTTP 400: bad filter (status: 400, source: src, request: GET /v1/deals)"
+    );
 }
 
 #[tokio::test]
@@ -251,10 +349,15 @@ async fn basic_and_header_auth() {
     let script = Arc::new(Script::default());
     let (c, base) = client(
         &script,
-        Auth::Basic { user: Secret::new("key"), password: Some(Secret::new("X")) },
+        Auth::Basic {
+            user: Secret::new("key"),
+            password: Some(Secret::new("X")),
+        },
     )
     .await;
-    c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap();
     assert_eq!(script.seen_auth.lock().unwrap()[0], "Basic a2V5Olg=");
 }
 
@@ -265,10 +368,14 @@ async fn connection_refused_is_retried_then_network_error() {
     let addr = l.local_addr().unwrap();
     drop(l);
     let base = format!("http://{addr}");
-    let mut cfg = HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
+    let mut cfg =
+        HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
     cfg.settings = fast();
     let c = HttpClient::new(cfg).unwrap();
-    let err = c.execute(&ApiRequest::get(format!("{base}/x"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.to_string().contains("could not connect"), "{err}");
     assert_eq!(c.stats().snapshot().retries, 3);
@@ -280,11 +387,24 @@ fn retry_after_parses_seconds_and_http_dates() {
     h.insert("retry-after", "7".parse().unwrap());
     assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
     let later = SystemTime::now() + Duration::from_secs(120);
-    h.insert("retry-after", httpdate::fmt_http_date(later).parse().unwrap());
+    h.insert(
+        "retry-after",
+        httpdate::fmt_http_date(later).parse().unwrap(),
+    );
     let d = retry_after(&h).unwrap();
-    assert!(d > Duration::from_secs(115) && d <= Duration::from_secs(120), "{d:?}");
-    h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-    assert_eq!(retry_after(&h), Some(Duration::ZERO), "a past date means now");
+    assert!(
+        d > Duration::from_secs(115) && d <= Duration::from_secs(120),
+        "{d:?}"
+    );
+    h.insert(
+        "retry-after",
+        "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+    );
+    assert_eq!(
+        retry_after(&h),
+        Some(Duration::ZERO),
+        "a past date means now"
+    );
     h.insert("retry-after", "soon".parse().unwrap());
     assert_eq!(retry_after(&h), None);
 }
@@ -307,9 +427,12 @@ fn backoff_grows_and_is_capped() {
 
 #[test]
 fn requests_round_trip_through_json_without_credentials() {
-    let r = ApiRequest::post_json("http://h/crm/v3/objects/contacts/search", serde_json::json!({"after":"200"}))
-        .with_query("a", "b")
-        .in_scope("search");
+    let r = ApiRequest::post_json(
+        "http://h/crm/v3/objects/contacts/search",
+        serde_json::json!({"after":"200"}),
+    )
+    .with_query("a", "b")
+    .in_scope("search");
     let text = serde_json::to_string(&r).unwrap();
     let back: ApiRequest = serde_json::from_str(&text).unwrap();
     assert_eq!(back, r);

@@ -29,7 +29,10 @@ pub fn compatible(existing: &DataType, new: &DataType) -> bool {
 /// Returns `batch` with exactly `schema`'s columns.
 pub fn conform_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.schema().fields() == schema.fields() {
-        return Ok(RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?);
+        return Ok(RecordBatch::try_new(
+            schema.clone(),
+            batch.columns().to_vec(),
+        )?);
     }
     let rows = batch.num_rows();
     let opts = CastOptions {

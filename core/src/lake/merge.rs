@@ -3,13 +3,13 @@
 //! de-duplicated (latest cursor wins), merged in one commit that carries the stream state,
 //! and then deleted.
 
+use arrow::datatypes::SchemaRef;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
+use deltalake::Path;
 use deltalake::kernel::Add;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::Path;
 use object_store::ObjectStoreExt;
-use arrow::datatypes::SchemaRef;
 
 use super::{CommitOutcome, lake_error};
 use crate::error::{Error, Result};
@@ -29,7 +29,9 @@ pub(super) async fn merge_files(
     name: &str,
 ) -> Result<(DeltaTable, CommitOutcome)> {
     if keys.is_empty() {
-        return Err(Error::internal(format!("cannot merge into `{name}`: no primary key declared")));
+        return Err(Error::internal(format!(
+            "cannot merge into `{name}`: no primary key declared"
+        )));
     }
     let ctx = SessionContext::new();
     let store = table.object_store();
@@ -82,14 +84,20 @@ pub(super) async fn merge_files(
                 ));
             }
             for n in &update_names {
-                u = u.update(format!("target.{}", quote(n)), format!("source.{}", quote(n)));
+                u = u.update(
+                    format!("target.{}", quote(n)),
+                    format!("source.{}", quote(n)),
+                );
             }
             u
         })
         .map_err(|e| lake_error("cannot plan the merge into", name, e))?
         .when_not_matched_insert(move |mut i| {
             for n in &names {
-                i = i.set(format!("target.{}", quote(n)), format!("source.{}", quote(n)));
+                i = i.set(
+                    format!("target.{}", quote(n)),
+                    format!("source.{}", quote(n)),
+                );
             }
             i
         })
@@ -114,4 +122,3 @@ pub(super) async fn merge_files(
         },
     ))
 }
-

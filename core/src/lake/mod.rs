@@ -60,8 +60,9 @@ impl Lake {
     /// Opens (creating if needed) a lake at `path`: a local folder or a `file://` URL.
     pub fn open(path: &str) -> Result<Self> {
         let root = if path.contains("://") {
-            let mut u = Url::parse(path)
-                .map_err(|e| Error::config(format!("lake.path `{path}` is not a valid URL")).with_source(e))?;
+            let mut u = Url::parse(path).map_err(|e| {
+                Error::config(format!("lake.path `{path}` is not a valid URL")).with_source(e)
+            })?;
             if u.scheme() != "file" {
                 return Err(Error::config(format!(
                     "lake.path `{path}`: only local folders (and file:// URLs) are supported in this build"
@@ -75,12 +76,15 @@ impl Lake {
             })?;
             u
         } else {
-            std::fs::create_dir_all(path)
-                .map_err(|e| Error::lake(format!("cannot create the lake folder `{path}`")).with_source(e))?;
-            let abs = std::fs::canonicalize(path)
-                .map_err(|e| Error::lake(format!("cannot resolve the lake folder `{path}`")).with_source(e))?;
-            Url::from_directory_path(&abs)
-                .map_err(|_| Error::lake(format!("lake folder `{}` is not absolute", abs.display())))?
+            std::fs::create_dir_all(path).map_err(|e| {
+                Error::lake(format!("cannot create the lake folder `{path}`")).with_source(e)
+            })?;
+            let abs = std::fs::canonicalize(path).map_err(|e| {
+                Error::lake(format!("cannot resolve the lake folder `{path}`")).with_source(e)
+            })?;
+            Url::from_directory_path(&abs).map_err(|_| {
+                Error::lake(format!("lake folder `{}` is not absolute", abs.display()))
+            })?
         };
         deltalake::ensure_table_uri(root.as_str()).ok();
         Ok(Lake { root })
@@ -168,7 +172,11 @@ pub async fn latest_meta(table: &DeltaTable) -> Result<Option<CommitMeta>> {
     for info in infos {
         if let Some(v) = info.info.get(COMMIT_METADATA_KEY) {
             let meta: CommitMeta = serde_json::from_value(v.clone()).map_err(|e| {
-                Error::new(ErrorKind::State, "the table's commit metadata is not readable").with_source(e)
+                Error::new(
+                    ErrorKind::State,
+                    "the table's commit metadata is not readable",
+                )
+                .with_source(e)
             })?;
             return Ok(Some(meta));
         }
@@ -245,7 +253,10 @@ pub struct TableWriter {
 
 impl std::fmt::Debug for TableWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableWriter").field("table", &self.name).field("mode", &self.mode).finish()
+        f.debug_struct("TableWriter")
+            .field("table", &self.name)
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -319,7 +330,8 @@ impl TableWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let batch = conform_batch(&batch, &self.schema).map_err(|e| e.with_context("table", &self.name))?;
+        let batch =
+            conform_batch(&batch, &self.schema).map_err(|e| e.with_context("table", &self.name))?;
         self.pending_rows += batch.num_rows() as u64;
         self.pending_bytes += batch.get_array_memory_size();
         self.writer
@@ -372,7 +384,10 @@ impl TableWriter {
                 let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 1);
                 let mut removed = 0;
                 if replace {
-                    let snapshot = self.table.snapshot().map_err(|e| lake_error("cannot read", &self.name, e))?;
+                    let snapshot = self
+                        .table
+                        .snapshot()
+                        .map_err(|e| lake_error("cannot read", &self.name, e))?;
                     let files: Vec<_> = snapshot
                         .log_data()
                         .into_iter()
@@ -385,11 +400,18 @@ impl TableWriter {
                 actions.extend(adds.into_iter().map(Action::Add));
                 actions.push(Action::Txn(txn));
                 let operation = DeltaOperation::Write {
-                    mode: if replace { SaveMode::Overwrite } else { SaveMode::Append },
+                    mode: if replace {
+                        SaveMode::Overwrite
+                    } else {
+                        SaveMode::Append
+                    },
                     partition_by: None,
                     predicate: None,
                 };
-                let snapshot = self.table.snapshot().map_err(|e| lake_error("cannot read", &self.name, e))?;
+                let snapshot = self
+                    .table
+                    .snapshot()
+                    .map_err(|e| lake_error("cannot read", &self.name, e))?;
                 let finalized = CommitBuilder::default()
                     .with_actions(actions)
                     .with_app_metadata(meta_map)
@@ -416,7 +438,10 @@ impl TableWriter {
     /// Rewrites small files into large ones when there are many; the commit carries `state`
     /// forward so the table's latest commit always holds it. Returns files compacted.
     pub async fn compact_if_needed(&mut self, state: &serde_json::Value) -> Result<usize> {
-        let snapshot = self.table.snapshot().map_err(|e| lake_error("cannot read", &self.name, e))?;
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| lake_error("cannot read", &self.name, e))?;
         let small = snapshot
             .log_data()
             .into_iter()
@@ -439,7 +464,9 @@ impl TableWriter {
             .table
             .clone()
             .optimize()
-            .with_target_size(std::num::NonZeroU64::new(self.settings.target_file_size).expect("non-zero"))
+            .with_target_size(
+                std::num::NonZeroU64::new(self.settings.target_file_size).expect("non-zero"),
+            )
             .with_writer_properties(writer_properties(&self.settings))
             .with_commit_properties(props)
             .await
@@ -462,9 +489,16 @@ impl TableWriter {
 }
 
 /// The next `txn` action of `<source>.<stream>`: the previous version plus one.
-async fn next_txn(table: &DeltaTable, source: &str, stream: &str, name: &str) -> Result<Transaction> {
+async fn next_txn(
+    table: &DeltaTable,
+    source: &str,
+    stream: &str,
+    name: &str,
+) -> Result<Transaction> {
     let id = app_id(source, stream);
-    let snapshot = table.snapshot().map_err(|e| lake_error("cannot read", name, e))?;
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| lake_error("cannot read", name, e))?;
     let current = snapshot
         .transaction_version(table.log_store().as_ref(), &id)
         .await
@@ -493,11 +527,17 @@ fn kernel_schema(schema: &SchemaRef, name: &str) -> Result<StructType> {
         .map_err(|e| lake_error("unsupported column type for", name, e))
 }
 
-async fn create_table(lake: &Lake, rel: &str, schema: &SchemaRef, name: &str) -> Result<DeltaTable> {
+async fn create_table(
+    lake: &Lake,
+    rel: &str,
+    schema: &SchemaRef,
+    name: &str,
+) -> Result<DeltaTable> {
     let url = lake.table_url(rel)?;
     if let Ok(dir) = url.to_file_path() {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::lake(format!("cannot create the folder of table `{name}`")).with_source(e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::lake(format!("cannot create the folder of table `{name}`")).with_source(e)
+        })?;
     }
     let kernel = kernel_schema(schema, name)?;
     let table = deltalake::DeltaTableBuilder::from_url(url)
@@ -537,7 +577,11 @@ async fn evolve_schema(table: DeltaTable, wanted: &SchemaRef, name: &str) -> Res
     if new_fields.is_empty() {
         return Ok(table);
     }
-    tracing::info!(table = name, added = new_fields.len(), "adding new columns to the table");
+    tracing::info!(
+        table = name,
+        added = new_fields.len(),
+        "adding new columns to the table"
+    );
     let extra = Arc::new(arrow::datatypes::Schema::new(new_fields));
     let kernel = kernel_schema(&extra, name)?;
     // Carry the current state forward so the newest commit always holds it.
@@ -560,7 +604,11 @@ async fn evolve_schema(table: DeltaTable, wanted: &SchemaRef, name: &str) -> Res
 mod tests;
 
 /// Registers `table` in `ctx` under `name` (a `schema.table` reference), ready to query.
-pub async fn register(ctx: &datafusion::prelude::SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+pub async fn register(
+    ctx: &datafusion::prelude::SessionContext,
+    name: &str,
+    table: &DeltaTable,
+) -> Result<()> {
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| lake_error("cannot prepare", name, e))?;

@@ -20,9 +20,16 @@ fn batch(rows: &[(&str, i64, i64)]) -> RecordBatch {
     RecordBatch::try_new(
         schema(),
         vec![
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()).with_timezone("UTC")),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(
+                TimestampMicrosecondArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
         ],
     )
     .unwrap()
@@ -43,13 +50,23 @@ async fn rows(lake: &Lake, rel: &str) -> String {
         .sql(&format!("SELECT {} FROM t ORDER BY id", cols.join(", ")))
         .await
         .unwrap();
-    pretty_format_batches(&df.collect().await.unwrap()).unwrap().to_string()
+    pretty_format_batches(&df.collect().await.unwrap())
+        .unwrap()
+        .to_string()
 }
 
 async fn writer(lake: &Lake, mode: WriteMode) -> TableWriter {
-    TableWriter::open(lake, "src", "things", schema(), mode, "run-1", WriterSettings::default())
-        .await
-        .unwrap()
+    TableWriter::open(
+        lake,
+        "src",
+        "things",
+        schema(),
+        mode,
+        "run-1",
+        WriterSettings::default(),
+    )
+    .await
+    .unwrap()
 }
 
 fn merge_mode() -> WriteMode {
@@ -70,11 +87,16 @@ async fn append_commits_data_and_state_together() {
     // Nothing is visible before the commit.
     let t = lake.load("src/things").await.unwrap().unwrap();
     assert_eq!(t.snapshot().unwrap().log_data().num_files(), 0);
-    let out = w.commit(&serde_json::json!({"cursor": "x1"})).await.unwrap();
+    let out = w
+        .commit(&serde_json::json!({"cursor": "x1"}))
+        .await
+        .unwrap();
     assert_eq!(out.rows, 2);
     assert_eq!(out.files_added, 1);
     w.write(batch(&[("c", 3, 30)])).await.unwrap();
-    w.commit(&serde_json::json!({"cursor": "x2"})).await.unwrap();
+    w.commit(&serde_json::json!({"cursor": "x2"}))
+        .await
+        .unwrap();
 
     let meta = lake.read_state("src", "things").await.unwrap().unwrap();
     assert_eq!(meta.state, serde_json::json!({"cursor": "x2"}));
@@ -83,7 +105,10 @@ async fn append_commits_data_and_state_together() {
         rows(&lake, "src/things").await,
         "+----+---+\n| id | n |\n+----+---+\n| a  | 1 |\n| b  | 2 |\n| c  | 3 |\n+----+---+"
     );
-    assert_eq!(lake.list_tables().unwrap(), vec![("src".to_string(), "things".to_string())]);
+    assert_eq!(
+        lake.list_tables().unwrap(),
+        vec![("src".to_string(), "things".to_string())]
+    );
 }
 
 #[tokio::test]
@@ -100,7 +125,10 @@ async fn replace_removes_old_rows_on_its_first_commit_only() {
     assert_eq!(out.files_removed, 1);
     w.write(batch(&[("y", 8, 80)])).await.unwrap();
     let out = w.commit(&serde_json::json!(3)).await.unwrap();
-    assert_eq!(out.files_removed, 0, "later commits of a replacing writer append");
+    assert_eq!(
+        out.files_removed, 0,
+        "later commits of a replacing writer append"
+    );
     assert_eq!(
         rows(&lake, "src/things").await,
         "+----+---+\n| id | n |\n+----+---+\n| y  | 8 |\n| z  | 9 |\n+----+---+"
@@ -112,20 +140,33 @@ async fn merge_upserts_on_key_and_latest_cursor_wins() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
     let mut w = writer(&lake, WriteMode::Append).await;
-    w.write(batch(&[("a", 1, 10), ("b", 2, 20), ("c", 3, 30)])).await.unwrap();
+    w.write(batch(&[("a", 1, 10), ("b", 2, 20), ("c", 3, 30)]))
+        .await
+        .unwrap();
     w.commit(&serde_json::json!("s1")).await.unwrap();
 
     let mut w = writer(&lake, merge_mode()).await;
     // b is updated twice in one commit (latest cursor wins), c arrives with an OLDER cursor
     // than stored (ignored), d is new.
-    w.write(batch(&[("b", 20, 25), ("d", 4, 40)])).await.unwrap();
-    w.write(batch(&[("b", 21, 26), ("c", 99, 5)])).await.unwrap();
+    w.write(batch(&[("b", 20, 25), ("d", 4, 40)]))
+        .await
+        .unwrap();
+    w.write(batch(&[("b", 21, 26), ("c", 99, 5)]))
+        .await
+        .unwrap();
     w.commit(&serde_json::json!("s2")).await.unwrap();
     assert_eq!(
         rows(&lake, "src/things").await,
         "+----+----+\n| id | n  |\n+----+----+\n| a  | 1  |\n| b  | 21 |\n| c  | 3  |\n| d  | 4  |\n+----+----+"
     );
-    assert_eq!(lake.read_state("src", "things").await.unwrap().unwrap().state, "s2");
+    assert_eq!(
+        lake.read_state("src", "things")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "s2"
+    );
     // Staged files were removed: every data file on disk is referenced by the log
     // (live, or removed by the merge and kept until vacuum).
     let log: String = std::fs::read_dir(dir.path().join("src/things/_delta_log"))
@@ -155,8 +196,18 @@ async fn uncommitted_writes_are_invisible_and_state_does_not_move() {
     w.commit(&serde_json::json!("committed")).await.unwrap();
     w.write(batch(&[("b", 2, 20)])).await.unwrap();
     drop(w); // a crash: written but never committed
-    assert_eq!(lake.read_state("src", "things").await.unwrap().unwrap().state, "committed");
-    assert_eq!(rows(&lake, "src/things").await, "+----+---+\n| id | n |\n+----+---+\n| a  | 1 |\n+----+---+");
+    assert_eq!(
+        lake.read_state("src", "things")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "committed"
+    );
+    assert_eq!(
+        rows(&lake, "src/things").await,
+        "+----+---+\n| id | n |\n+----+---+\n| a  | 1 |\n+----+---+"
+    );
 }
 
 #[tokio::test]
@@ -171,14 +222,32 @@ async fn new_columns_are_added_and_old_ones_kept() {
         Field::new("id", DataType::Utf8, true),
         Field::new("extra", DataType::Utf8, true),
     ]));
-    let mut w = TableWriter::open(&lake, "src", "things", wider.clone(), merge_mode(), "run-2", WriterSettings::default())
-        .await
-        .unwrap();
+    let mut w = TableWriter::open(
+        &lake,
+        "src",
+        "things",
+        wider.clone(),
+        merge_mode(),
+        "run-2",
+        WriterSettings::default(),
+    )
+    .await
+    .unwrap();
     // The evolution commit carries the state forward.
-    assert_eq!(lake.read_state("src", "things").await.unwrap().unwrap().state, "s1");
+    assert_eq!(
+        lake.read_state("src", "things")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "s1"
+    );
     let b = RecordBatch::try_new(
         wider,
-        vec![Arc::new(StringArray::from(vec!["e"])), Arc::new(StringArray::from(vec!["new"]))],
+        vec![
+            Arc::new(StringArray::from(vec!["e"])),
+            Arc::new(StringArray::from(vec!["new"])),
+        ],
     )
     .unwrap();
     w.write(b).await.unwrap();
@@ -197,10 +266,22 @@ async fn incompatible_type_change_is_refused_with_a_clear_error() {
     w.write(batch(&[("a", 1, 10)])).await.unwrap();
     w.commit(&serde_json::json!(1)).await.unwrap();
     let changed = Arc::new(Schema::new(vec![Field::new("n", DataType::Boolean, true)]));
-    let err = TableWriter::open(&lake, "src", "things", changed, WriteMode::Append, "r", WriterSettings::default())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("column `n` of table `src.things` is Int64 in the lake"), "{err}");
+    let err = TableWriter::open(
+        &lake,
+        "src",
+        "things",
+        changed,
+        WriteMode::Append,
+        "r",
+        WriterSettings::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("column `n` of table `src.things` is Int64 in the lake"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -211,9 +292,17 @@ async fn compaction_merges_small_files_and_keeps_state() {
         compact_min_small_files: 4,
         ..WriterSettings::default()
     };
-    let mut w = TableWriter::open(&lake, "src", "things", schema(), WriteMode::Append, "r", settings)
-        .await
-        .unwrap();
+    let mut w = TableWriter::open(
+        &lake,
+        "src",
+        "things",
+        schema(),
+        WriteMode::Append,
+        "r",
+        settings,
+    )
+    .await
+    .unwrap();
     for i in 0..5 {
         w.write(batch(&[(&format!("k{i}"), i, i)])).await.unwrap();
         w.commit(&serde_json::json!(i)).await.unwrap();
@@ -222,6 +311,13 @@ async fn compaction_merges_small_files_and_keeps_state() {
     assert_eq!(removed, 5);
     let table = lake.load("src/things").await.unwrap().unwrap();
     assert_eq!(table.snapshot().unwrap().log_data().num_files(), 1);
-    assert_eq!(lake.read_state("src", "things").await.unwrap().unwrap().state, 4);
+    assert_eq!(
+        lake.read_state("src", "things")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        4
+    );
     assert!(rows(&lake, "src/things").await.contains("| k4 | 4 |"));
 }

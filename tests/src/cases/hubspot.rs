@@ -41,8 +41,15 @@ impl ConnectorCase for HubspotCase {
     }
 
     fn credentials(&self, sandbox: &Sandbox, valid: bool) -> String {
-        let token = if valid { sandbox.hubspot_token() } else { "pat-na1-revoked-token" };
-        format!("base_url = \"{}\"\ntoken = \"{token}\"\n", sandbox.hubspot_url())
+        let token = if valid {
+            sandbox.hubspot_token()
+        } else {
+            "pat-na1-revoked-token"
+        };
+        format!(
+            "base_url = \"{}\"\ntoken = \"{token}\"\n",
+            sandbox.hubspot_url()
+        )
     }
 
     fn expected_rows(&self, world: &World) -> Vec<(&'static str, u64)> {
@@ -80,11 +87,18 @@ impl ConnectorCase for HubspotCase {
             .expect("a timestamp cursor")
             .div_euclid(1000);
         // The search filters `lastmodifieddate >= cursor` (inclusive, at millisecond precision).
-        world.people().filter(|p| !p.archived && p.modified_ms >= cursor_ms).count() as u64
+        world
+            .people()
+            .filter(|p| !p.archived && p.modified_ms >= cursor_ms)
+            .count() as u64
     }
 
     fn verify_changed(&self, world: &World, ids: &[String]) -> (String, Vec<String>) {
-        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ");
+        let list = ids
+            .iter()
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT id, lifecyclestage, email FROM hubspot.contacts WHERE id IN ({list}) ORDER BY id"
         );
@@ -93,7 +107,9 @@ impl ConnectorCase for HubspotCase {
         let expected = sorted
             .iter()
             .map(|id| {
-                let p = world.person_by_id(id.parse().expect("numeric id")).expect("person exists");
+                let p = world
+                    .person_by_id(id.parse().expect("numeric id"))
+                    .expect("person exists");
                 format!("{id}|{}|{}", p.lifecycle.as_str(), p.email)
             })
             .collect();

@@ -16,9 +16,20 @@ fn assert_succeeded(report: &RunReport) {
     let failures: Vec<String> = report
         .streams()
         .filter(|s| s.status != StreamStatus::Succeeded)
-        .map(|s| format!("{}.{}: {:?} {}", s.source, s.stream, s.status, s.error.as_deref().unwrap_or("")))
+        .map(|s| {
+            format!(
+                "{}.{}: {:?} {}",
+                s.source,
+                s.stream,
+                s.status,
+                s.error.as_deref().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(failures.is_empty() && report.succeeded(), "streams failed: {failures:#?}");
+    assert!(
+        failures.is_empty() && report.succeeded(),
+        "streams failed: {failures:#?}"
+    );
 }
 
 async fn assert_counts_match_world(case: &dyn ConnectorCase, h: &Harness) {
@@ -45,7 +56,11 @@ async fn assert_keys_unique(case: &dyn ConnectorCase, h: &Harness) {
         let null_keys = h
             .scalar(&format!(
                 "SELECT COUNT(*) FROM {table} WHERE {}",
-                d.primary_key.iter().map(|k| format!("{k} IS NULL")).collect::<Vec<_>>().join(" OR ")
+                d.primary_key
+                    .iter()
+                    .map(|k| format!("{k} IS NULL"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
             ))
             .await;
         assert_eq!(null_keys, 0, "null primary keys in {table}");
@@ -53,7 +68,10 @@ async fn assert_keys_unique(case: &dyn ConnectorCase, h: &Harness) {
 }
 
 fn stream_report<'a>(report: &'a RunReport, stream: &str) -> &'a revline::runner::StreamReport {
-    report.streams().find(|s| s.stream == stream).expect("stream was run")
+    report
+        .streams()
+        .find(|s| s.stream == stream)
+        .expect("stream was run")
 }
 
 /// Pages to the end; every table's row count equals the world's; nothing is fetched twice.
@@ -64,7 +82,12 @@ pub async fn pages_to_the_end_and_counts_match_the_world(case: &dyn ConnectorCas
     assert_counts_match_world(case, &h).await;
     let paged = case.paged_stream();
     let r = stream_report(&report, paged.name);
-    assert!(r.pages >= 2, "{} should take several pages, took {}", paged.name, r.pages);
+    assert!(
+        r.pages >= 2,
+        "{} should take several pages, took {}",
+        paged.name,
+        r.pages
+    );
     let world_rows = case
         .expected_rows(&h.sandbox.world().read())
         .into_iter()
@@ -72,7 +95,11 @@ pub async fn pages_to_the_end_and_counts_match_the_world(case: &dyn ConnectorCas
         .expect("paged stream listed")
         .1;
     assert_eq!(r.records, world_rows);
-    assert_eq!(case.served_records(&h.sandbox.stats()), world_rows, "each record fetched once");
+    assert_eq!(
+        case.served_records(&h.sandbox.stats()),
+        world_rows,
+        "each record fetched once"
+    );
 }
 
 /// Primary keys are unique and never null in every table.
@@ -89,11 +116,18 @@ pub async fn schema_matches_the_declaration(case: &dyn ConnectorCase) {
     assert_succeeded(&h.run(RunOptions::default()).await);
     let config = h.config();
     let src = &config.sources[case.source()];
-    let connector = build_connector(&config, src, Arc::new(HttpStats::default())).expect("connector builds");
+    let connector =
+        build_connector(&config, src, Arc::new(HttpStats::default())).expect("connector builds");
     let lake = h.lake();
     for stream in connector.streams() {
         let name = stream.descriptor().name.clone();
-        let declared = with_system_columns(&stream.resolve_schema().await.expect("schema resolves").arrow_schema());
+        let declared = with_system_columns(
+            &stream
+                .resolve_schema()
+                .await
+                .expect("schema resolves")
+                .arrow_schema(),
+        );
         let table = lake
             .load(&format!("{}/{name}", case.source()))
             .await
@@ -134,8 +168,15 @@ pub async fn resume_from_state_fetches_only_changes(case: &dyn ConnectorCase) {
         .await
         .expect("state readable")
         .expect("state committed");
-    let cursor = state.state.get("cursor").cloned().expect("a cursor after a full sync");
-    assert!(state.state.get("resume").is_none(), "a finished sync has no resume position");
+    let cursor = state
+        .state
+        .get("cursor")
+        .cloned()
+        .expect("a cursor after a full sync");
+    assert!(
+        state.state.get("resume").is_none(),
+        "a finished sync has no resume position"
+    );
 
     let ids = case.mutate(&mut h.sandbox.world().write());
     h.sandbox.reset_stats();
@@ -144,29 +185,59 @@ pub async fn resume_from_state_fetches_only_changes(case: &dyn ConnectorCase) {
     assert_eq!(stream_report(&report, paged.name).mode, "incremental");
     let expected = case.expected_incremental(&h.sandbox.world().read(), &cursor);
     assert!(expected >= ids.len() as u64);
-    assert_eq!(case.served_records(&h.sandbox.stats()), expected, "records fetched by the incremental run");
+    assert_eq!(
+        case.served_records(&h.sandbox.stats()),
+        expected,
+        "records fetched by the incremental run"
+    );
     assert_counts_match_world(case, &h).await;
     assert_keys_unique(case, &h).await;
     let (sql, rows) = case.verify_changed(&h.sandbox.world().read(), &ids);
-    assert_eq!(h.lines(&sql).await, rows, "changed rows carry the new values");
-    let new_state = h.lake().read_state(case.source(), paged.name).await.unwrap().unwrap();
-    assert_ne!(new_state.state.get("cursor"), Some(&cursor), "the cursor moved forward");
+    assert_eq!(
+        h.lines(&sql).await,
+        rows,
+        "changed rows carry the new values"
+    );
+    let new_state = h
+        .lake()
+        .read_state(case.source(), paged.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        new_state.state.get("cursor"),
+        Some(&cursor),
+        "the cursor moved forward"
+    );
 }
 
 fn on_paged(case: &dyn ConnectorCase, fault: Fault, nth: u64) -> FaultRule {
-    FaultRule::new(fault, Some(case.paged_stream().route), Schedule::Nth(vec![nth]))
+    FaultRule::new(
+        fault,
+        Some(case.paged_stream().route),
+        Schedule::Nth(vec![nth]),
+    )
 }
 
 /// A 429 with `Retry-After: 1` is waited out and the load completes.
 pub async fn throttling_with_retry_after_waits_and_succeeds(case: &dyn ConnectorCase) {
     let faults = FaultPlan {
-        rules: vec![on_paged(case, Fault::TooManyRequests { retry_after: Some(1) }, 2)],
+        rules: vec![on_paged(
+            case,
+            Fault::TooManyRequests {
+                retry_after: Some(1),
+            },
+            2,
+        )],
     };
     let h = Harness::start(case, case.world(), faults);
     let started = std::time::Instant::now();
     let report = h.run(RunOptions::default()).await;
     assert_succeeded(&report);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(950), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "Retry-After was honoured"
+    );
     assert_eq!(h.sandbox.stats().fault("too_many_requests"), 1);
     assert_eq!(report.sources[0].http.throttled, 1);
     assert_counts_match_world(case, &h).await;
@@ -175,7 +246,11 @@ pub async fn throttling_with_retry_after_waits_and_succeeds(case: &dyn Connector
 /// A 429 without `Retry-After` backs off and the load completes.
 pub async fn throttling_without_retry_after_backs_off_and_succeeds(case: &dyn ConnectorCase) {
     let faults = FaultPlan {
-        rules: vec![on_paged(case, Fault::TooManyRequests { retry_after: None }, 2)],
+        rules: vec![on_paged(
+            case,
+            Fault::TooManyRequests { retry_after: None },
+            2,
+        )],
     };
     let h = Harness::start(case, case.world(), faults);
     let report = h.run(RunOptions::default()).await;
@@ -200,10 +275,20 @@ pub async fn server_errors_resets_and_cut_bodies_are_retried(case: &dyn Connecto
     let report = h.run(RunOptions::default()).await;
     assert_succeeded(&report);
     let stats = h.sandbox.stats();
-    for f in ["status_500", "status_502", "status_503", "connection_reset", "truncated_body"] {
+    for f in [
+        "status_500",
+        "status_502",
+        "status_503",
+        "connection_reset",
+        "truncated_body",
+    ] {
         assert_eq!(stats.fault(f), 1, "fault {f} injected once");
     }
-    assert!(report.sources[0].http.retries >= 5, "{:?}", report.sources[0].http);
+    assert!(
+        report.sources[0].http.retries >= 5,
+        "{:?}",
+        report.sources[0].http
+    );
     assert_counts_match_world(case, &h).await;
     assert_keys_unique(case, &h).await;
 }
@@ -221,14 +306,23 @@ pub async fn unauthorized_fails_fast_and_commits_nothing(case: &dyn ConnectorCas
         assert_eq!(s.error_kind.as_deref(), Some("auth"), "{:?}", s.error);
         let msg = s.error.as_deref().unwrap_or_default();
         assert!(msg.contains("authentication failed (HTTP 401)"), "{msg}");
-        assert!(msg.contains(&format!("source `{}`", case.source())), "{msg}");
+        assert!(
+            msg.contains(&format!("source `{}`", case.source())),
+            "{msg}"
+        );
         assert_eq!(s.records, 0);
         assert_eq!(s.commits, 0);
     }
     let http = report.sources[0].http;
     assert_eq!(http.retries, 0, "401 is not retried");
-    assert_eq!(http.requests as usize, streams, "one request per stream, then stop");
-    assert!(h.lake().list_tables().unwrap().is_empty(), "no table was created");
+    assert_eq!(
+        http.requests as usize, streams,
+        "one request per stream, then stop"
+    );
+    assert!(
+        h.lake().list_tables().unwrap().is_empty(),
+        "no table was created"
+    );
 }
 
 /// A source with no records loads empty tables with the declared schema.
@@ -239,7 +333,13 @@ pub async fn empty_source_loads_empty_tables(case: &dyn ConnectorCase) {
     let paged = case.paged_stream();
     assert_eq!(stream_report(&report, paged.name).records, 0);
     assert_counts_match_world(case, &h).await;
-    let tables: Vec<String> = h.lake().list_tables().unwrap().into_iter().map(|(_, t)| t).collect();
+    let tables: Vec<String> = h
+        .lake()
+        .list_tables()
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     assert!(tables.contains(&paged.name.to_string()), "{tables:?}");
 }
 
@@ -250,15 +350,31 @@ pub async fn interrupted_sync_resumes_without_loss_or_duplicates(case: &dyn Conn
     let faults = FaultPlan {
         rules: vec![on_paged(case, Fault::Unauthorized, 3)],
     };
-    let h = Harness::start(case, case.world(), faults).with_run_settings("commit_interval_secs = 0");
+    let h =
+        Harness::start(case, case.world(), faults).with_run_settings("commit_interval_secs = 0");
     let paged = case.paged_stream();
     let report = h.run(RunOptions::default()).await;
     let r = stream_report(&report, paged.name);
     assert_eq!(r.status, StreamStatus::Failed);
-    let committed = h.scalar(&format!("SELECT COUNT(*) FROM {}.{}", case.source(), paged.name)).await as u64;
+    let committed = h
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM {}.{}",
+            case.source(),
+            paged.name
+        ))
+        .await as u64;
     assert!(committed > 0, "pages before the failure are committed");
-    let state = h.lake().read_state(case.source(), paged.name).await.unwrap().unwrap();
-    assert!(state.state.get("resume").is_some(), "state records where to resume: {}", state.state);
+    let state = h
+        .lake()
+        .read_state(case.source(), paged.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.state.get("resume").is_some(),
+        "state records where to resume: {}",
+        state.state
+    );
 
     h.sandbox.set_faults(FaultPlan::none());
     h.sandbox.reset_stats();
@@ -270,7 +386,11 @@ pub async fn interrupted_sync_resumes_without_loss_or_duplicates(case: &dyn Conn
         .find(|(s, _)| *s == paged.name)
         .unwrap()
         .1;
-    assert_eq!(case.served_records(&h.sandbox.stats()), total - committed, "only the rest is fetched");
+    assert_eq!(
+        case.served_records(&h.sandbox.stats()),
+        total - committed,
+        "only the rest is fetched"
+    );
     assert_counts_match_world(case, &h).await;
     assert_keys_unique(case, &h).await;
 }

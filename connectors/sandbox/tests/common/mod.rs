@@ -16,6 +16,9 @@ pub fn sandbox(people: usize) -> Sandbox {
     .expect("sandbox starts")
 }
 
+/// A plain client that talks to the fake server directly (the emulator's own tests do not go
+/// through Revline's HTTP client on purpose: they check raw responses, faults included).
+#[allow(clippy::disallowed_methods)]
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().expect("client")
 }
