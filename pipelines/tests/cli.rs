@@ -245,3 +245,68 @@ fn failing_stream_exits_1_and_quota_stop_exits_3_with_work_committed() {
         text(&out)
     );
 }
+
+#[test]
+fn daily_quota_reserve_stops_gracefully_with_work_committed() {
+    // A portal with 40 requests a day: below the 10% reserve (4 left) the run stops.
+    let sb = Sandbox::start(SandboxConfig {
+        world: WorldConfig {
+            people: 6_000,
+            ..WorldConfig::default()
+        },
+        hubspot: revline_sandbox::HubspotConfig {
+            daily_limit: 40,
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &hubspot_config(
+            &sb.hubspot_url(),
+            &format!(
+                "token = \"{}\"\nstreams = [\"contacts\"]",
+                sb.hubspot_token()
+            ),
+            "",
+        ),
+    );
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    // Request 37 left 3 of 40 (< 10%): its page (the 36th list page) is the last one read.
+    assert!(
+        t.contains(
+            "hubspot.contacts: quota reserve reached, resume later (3600 records committed)"
+        ),
+        "{t}"
+    );
+    assert_eq!(
+        sb.stats().total_requests,
+        37,
+        "no request is sent past the reserve"
+    );
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "query",
+            "SELECT COUNT(DISTINCT id) FROM hubspot.contacts",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("\n3600\n"),
+        "{}",
+        text(&out)
+    );
+}

@@ -35,6 +35,9 @@ pub struct HubspotOptions {
     pub search_page_size: Option<u32>,
     /// Longest URL for list requests before properties are split across requests (default 14,000).
     pub max_url_length: Option<usize>,
+    /// Incremental syncs search from this many seconds before the stored cursor (default 30):
+    /// HubSpot's search index lags writes by a few seconds, and re-read rows merge away.
+    pub search_lookback_secs: Option<u64>,
 }
 
 impl HubspotOptions {

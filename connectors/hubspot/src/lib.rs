@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use revline_core::http::{
-    ApiRequest, Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, RateLimit,
+    ApiRequest, Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, QuotaHeaders, RateLimit,
     RateLimitHeaders,
 };
 use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, StreamDescriptor};
@@ -115,6 +115,11 @@ impl Hubspot {
             window_millis: Some("x-hubspot-ratelimit-interval-milliseconds"),
             window: std::time::Duration::from_secs(10),
             low_water: 2,
+        });
+        // Private-app tokens report the portal's daily allocation; the run stops at the reserve.
+        cfg.quota_headers = Some(QuotaHeaders {
+            limit: "x-hubspot-ratelimit-daily",
+            remaining: "x-hubspot-ratelimit-daily-remaining",
         });
         cfg.settings = ctx.http.clone();
         cfg.stats = ctx.stats.clone();

@@ -217,7 +217,15 @@ impl Stream for ObjectStream {
         let wanted = self.options.properties.get(object);
         let defs = match fetch_properties(&self.client, object).await {
             Ok(d) => d,
-            Err(e) if e.kind() == ErrorKind::Auth => return Err(e),
+            // Credentials and quota problems are not "metadata unavailable".
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    ErrorKind::Api | ErrorKind::Network | ErrorKind::Decode
+                ) =>
+            {
+                return Err(e);
+            }
             Err(e) => {
                 tracing::warn!(stream = object, error = %e, "property metadata unavailable; using the declared core properties as text");
                 let mut schema = self.descriptor.schema.clone();
@@ -306,14 +314,20 @@ impl ObjectStream {
             None => {
                 state.mode = Some(request.mode);
                 state.pending = None;
+                let lookback = chrono::Duration::seconds(
+                    self.options.search_lookback_secs.unwrap_or(30) as i64,
+                );
                 let since = match request.mode {
                     SyncMode::Incremental => state
                         .cursor
                         .as_ref()
                         .and_then(|c| CursorValue::from_json(c, &timestamp_type()))
-                        .and_then(|c| c.as_datetime()),
+                        .and_then(|c| c.as_datetime())
+                        .map(|t| t - lookback),
                     SyncMode::FullRefresh => None,
-                };
+                }
+                // A configured start date bounds the first sync: search from it instead of listing.
+                .or(request.start_date);
                 match since {
                     Some(t) => Position::Search {
                         since_ms: t.timestamp_millis(),
@@ -541,9 +555,9 @@ impl Reader {
             if order.iter().any(Option::is_none) {
                 return Err(Error::new(
                     ErrorKind::Api,
-                    "the property chunks of one page returned different records; the list changed during the read",
+                    "the property chunks of one page returned different records (the list changed during the \
+                     read); committed pages are kept, run again to resume",
                 )
-                .with_retryable(true)
                 .with_context("stream", name)
                 .with_context("page", f.number));
             }

@@ -24,12 +24,13 @@ struct PropertiesPage {
 
 /// The column type for a HubSpot property type.
 ///
-/// `number` is a 64-bit float (amounts can have cents), except `hs_object_id`, an integer;
+/// `number` is a 64-bit float (amounts can have cents), except record ids (`hs_object_id`,
+/// `associatedcompanyid`, names ending in `_id`), which are integers;
 /// `datetime` is a UTC timestamp; `date` a date; `bool` and boolean-checkbox enumerations are
 /// booleans; everything else (`string`, `enumeration`, `phone_number`, `json`) is text.
 pub fn column_type(def: &PropertyDef) -> ColumnType {
     match def.kind.as_str() {
-        "number" if def.name == "hs_object_id" => ColumnType::Int64,
+        "number" if is_id_property(&def.name) => ColumnType::Int64,
         "number" => ColumnType::Float64,
         "datetime" => ColumnType::Timestamp,
         "date" => ColumnType::Date,
@@ -37,6 +38,15 @@ pub fn column_type(def: &PropertyDef) -> ColumnType {
         "enumeration" if def.field_type == "booleancheckbox" => ColumnType::Boolean,
         _ => ColumnType::Utf8,
     }
+}
+
+/// Number properties that hold record ids.
+fn is_id_property(name: &str) -> bool {
+    name == "hs_object_id"
+        || name.ends_with("_id")
+        || ["companyid", "contactid", "dealid", "ownerid"]
+            .iter()
+            .any(|s| name.ends_with(s))
 }
 
 /// A property column: named by its internal name, read from `properties.<name>`.

@@ -85,7 +85,8 @@ fn ids(batches: &[RecordBatch]) -> Vec<String> {
 }
 
 fn cursor_state(sb: &Sandbox) -> serde_json::Value {
-    let now = sb.world().read().now();
+    // 30 s after the world's clock, so the default look-back starts exactly at "now".
+    let now = sb.world().read().now() + chrono::Duration::seconds(30);
     serde_json::json!({"cursor": now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()})
 }
 
@@ -184,7 +185,7 @@ async fn typed_columns_come_from_property_metadata() {
     let ty = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
     assert_eq!(ty("lastmodifieddate"), timestamp_type());
     assert_eq!(ty("hs_object_id"), DataType::Int64);
-    assert_eq!(ty("associatedcompanyid"), DataType::Float64);
+    assert_eq!(ty("associatedcompanyid"), DataType::Int64);
     assert_eq!(ty("hs_email_optout"), DataType::Boolean);
     assert_eq!(ty("trial_start_date"), DataType::Date32);
     assert_eq!(ty("email"), DataType::Utf8);

@@ -37,6 +37,9 @@ pub struct HttpSettings {
     /// A `Retry-After` longer than this (seconds) means the quota is spent: the run stops
     /// gracefully (committing what it has) instead of sleeping.
     pub max_retry_after_secs: u64,
+    /// For APIs that report a daily (or period) budget in headers: stop gracefully once less
+    /// than this percentage of it remains, keeping a reserve for other users of the account.
+    pub quota_reserve_percent: f64,
 }
 
 impl Default for HttpSettings {
@@ -47,6 +50,7 @@ impl Default for HttpSettings {
             backoff_initial_ms: 500,
             backoff_max_ms: 60_000,
             max_retry_after_secs: 900,
+            quota_reserve_percent: 10.0,
         }
     }
 }
@@ -298,6 +302,23 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
+/// Headers reporting a period (daily) request budget: total and remaining.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaHeaders {
+    /// Header with the period's allocation (`X-HubSpot-RateLimit-Daily`).
+    pub limit: &'static str,
+    /// Header with what remains of it (`X-HubSpot-RateLimit-Daily-Remaining`).
+    pub remaining: &'static str,
+}
+
+impl QuotaHeaders {
+    /// `(remaining, limit)` if both headers are present and numeric.
+    pub fn read(&self, headers: &HeaderMap) -> Option<(u64, u64)> {
+        let num = |n: &str| headers.get(n)?.to_str().ok()?.trim().parse::<u64>().ok();
+        Some((num(self.remaining)?, num(self.limit)?))
+    }
+}
+
 /// Request accounting for one source; readable while a run is in progress.
 #[derive(Debug, Default)]
 pub struct HttpStats {
@@ -373,6 +394,8 @@ pub struct HttpClientConfig {
     pub extra_scopes: Vec<(String, RateLimit)>,
     /// Rate-limit headers to adapt to.
     pub rate_limit_headers: Option<RateLimitHeaders>,
+    /// Period-budget headers; the run stops at the configured reserve.
+    pub quota_headers: Option<QuotaHeaders>,
     /// Retry and timeout settings.
     pub settings: HttpSettings,
     /// Response classification.
@@ -398,6 +421,7 @@ impl HttpClientConfig {
             rate_limit,
             extra_scopes: Vec::new(),
             rate_limit_headers: None,
+            quota_headers: None,
             settings: HttpSettings::default(),
             classifier: Arc::new(DefaultClassifier),
             stats: Arc::new(HttpStats::default()),
@@ -422,6 +446,9 @@ struct Inner {
     default_scope: Arc<QuotaScope>,
     scopes: Vec<(String, Arc<QuotaScope>)>,
     rate_limit_headers: Option<RateLimitHeaders>,
+    quota_headers: Option<QuotaHeaders>,
+    /// Set once the period budget fell under the reserve: `(remaining, limit)`.
+    reserve_reached: std::sync::Mutex<Option<(u64, u64)>>,
     settings: HttpSettings,
     classifier: Arc<dyn ResponseClassifier>,
     stats: Arc<HttpStats>,
@@ -478,6 +505,8 @@ impl HttpClient {
                 default_scope,
                 scopes,
                 rate_limit_headers: config.rate_limit_headers,
+                quota_headers: config.quota_headers,
+                reserve_reached: std::sync::Mutex::new(None),
                 settings: config.settings,
                 classifier: config.classifier,
                 stats: config.stats,
@@ -548,6 +577,19 @@ impl HttpClient {
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         loop {
+            if let Some((remaining, limit)) = *inner.reserve_reached.lock().expect("reserve lock") {
+                return Err(self.fail(
+                    Error::new(
+                        ErrorKind::QuotaExhausted,
+                        format!(
+                            "quota reserve reached: {remaining} of {limit} requests left for the period \
+                             (reserve {}%); resume later",
+                            inner.settings.quota_reserve_percent
+                        ),
+                    ),
+                    req,
+                ));
+            }
             let waited = scope.acquire().await;
             if waited > Duration::from_millis(5) {
                 HttpStats::add(&inner.stats.throttle_wait_ms, waited.as_millis() as u64);
@@ -561,6 +603,16 @@ impl HttpClient {
                 }
                 Err(e) => return Err(self.fail(e, req)),
                 Ok(resp) => {
+                    if let Some(q) = &inner.quota_headers
+                        && let Some((remaining, limit)) = q.read(&resp.headers)
+                        && limit > 0
+                        && (remaining as f64) * 100.0
+                            < inner.settings.quota_reserve_percent * limit as f64
+                    {
+                        tracing::warn!(source = %inner.source, remaining, limit, "period quota under the reserve: stopping after this response");
+                        *inner.reserve_reached.lock().expect("reserve lock") =
+                            Some((remaining, limit));
+                    }
                     if let Some(spec) = &inner.rate_limit_headers
                         && let Some(pause) = spec.pause_for(&resp.headers)
                     {

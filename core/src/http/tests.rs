@@ -96,6 +96,7 @@ fn fast() -> HttpSettings {
         backoff_initial_ms: 1,
         backoff_max_ms: 5,
         max_retry_after_secs: 30,
+        quota_reserve_percent: 10.0,
     }
 }
 
@@ -437,4 +438,43 @@ fn requests_round_trip_through_json_without_credentials() {
     let back: ApiRequest = serde_json::from_str(&text).unwrap();
     assert_eq!(back, r);
     assert_eq!(r.describe(), "POST /crm/v3/objects/contacts/search");
+}
+
+#[tokio::test]
+async fn period_quota_reserve_stops_after_the_response_that_crossed_it() {
+    let script = Arc::new(Script::default());
+    let with_quota = |remaining: u64| {
+        let mut r = reply(200, "{}");
+        r.headers.push(("x-daily", "1000".into()));
+        r.headers.push(("x-daily-remaining", remaining.to_string()));
+        r
+    };
+    push(
+        &script,
+        vec![with_quota(500), with_quota(99), with_quota(98)],
+    );
+    let base = serve(script.clone()).await;
+    let mut cfg =
+        HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
+    cfg.settings = fast();
+    cfg.quota_headers = Some(QuotaHeaders {
+        limit: "x-daily",
+        remaining: "x-daily-remaining",
+    });
+    let c = HttpClient::new(cfg).unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/a")))
+        .await
+        .unwrap();
+    // 99 of 1000 is under the 10% reserve: this response is still used...
+    c.execute(&ApiRequest::get(format!("{base}/b")))
+        .await
+        .unwrap();
+    // ...but no further request is sent.
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/c")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
+    assert!(err.to_string().starts_with("quota reserve reached: 99 of 1000 requests left for the period (reserve 10%); resume later"), "{err}");
+    assert_eq!(c.stats().snapshot().requests, 2);
 }

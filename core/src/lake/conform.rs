@@ -18,8 +18,19 @@ pub fn compatible(existing: &DataType, new: &DataType) -> bool {
     }
     matches!(
         (existing, new),
-        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View)
-            | (Timestamp(_, _), Timestamp(_, _))
+        // Text into a typed column is parsed on write (a connector's untyped fallback schema
+        // loading into a table it typed before); a value that does not parse fails the write.
+        (
+            Utf8 | LargeUtf8
+                | Utf8View
+                | Int64
+                | Float64
+                | Boolean
+                | Date32
+                | Timestamp(_, _)
+                | Decimal128(_, _),
+            Utf8 | LargeUtf8 | Utf8View
+        ) | (Timestamp(_, _), Timestamp(_, _))
             | (Int64, Int32 | Int16 | Int8)
             | (Float64, Float32 | Int64 | Int32)
             | (List(_) | LargeList(_), List(_) | LargeList(_))
@@ -102,7 +113,60 @@ mod tests {
     #[test]
     fn type_compatibility() {
         assert!(compatible(&DataType::Utf8View, &DataType::Utf8));
-        assert!(!compatible(&DataType::Int64, &DataType::Utf8));
+        assert!(
+            compatible(&DataType::Int64, &DataType::Utf8),
+            "text is parsed into typed columns"
+        );
+        assert!(!compatible(&DataType::Utf8, &DataType::Int64));
         assert!(!compatible(&DataType::Boolean, &DataType::Float64));
+    }
+}
+
+#[cfg(test)]
+mod text_into_typed {
+    use arrow::array::{Array, Float64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn text_is_parsed_into_typed_columns_or_fails_naming_the_column() {
+        let text = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "amount",
+                DataType::Utf8,
+                true,
+            )])),
+            vec![Arc::new(StringArray::from(vec![Some("42.5"), None]))],
+        )
+        .unwrap();
+        let typed = Arc::new(Schema::new(vec![Field::new(
+            "amount",
+            DataType::Float64,
+            true,
+        )]));
+        let out = conform_batch(&text, &typed).unwrap();
+        let col = out
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(col.value(0), 42.5);
+        assert!(col.is_null(1));
+        let bad = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "amount",
+                DataType::Utf8,
+                true,
+            )])),
+            vec![Arc::new(StringArray::from(vec!["n/a"]))],
+        )
+        .unwrap();
+        let err = conform_batch(&bad, &typed).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("column `amount` of type Utf8 cannot be stored as Float64"),
+            "{err}"
+        );
     }
 }

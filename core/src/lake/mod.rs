@@ -286,7 +286,17 @@ impl TableWriter {
         let name = format!("{source}.{stream}");
         let rel = format!("{source}/{stream}");
         let table = match lake.load(&rel).await? {
-            Some(t) => evolve_schema(t, &schema, &name).await?,
+            Some(t) => match evolve_schema(t, &schema, &name).await {
+                // A full refresh rebuilds a table whose column types changed.
+                Err(e)
+                    if mode == WriteMode::Replace
+                        && e.context_value("schema") == Some("incompatible") =>
+                {
+                    tracing::warn!(table = %name, "column types changed; the full refresh recreates the table: {e}");
+                    recreate_table(lake, &rel, &schema, &name).await?
+                }
+                other => other?,
+            },
             None => create_table(lake, &rel, &schema, &name).await?,
         };
         let table_schema = arrow_schema_of(&table)?;
@@ -552,6 +562,27 @@ async fn create_table(
         .map_err(|e| lake_error("cannot create table", name, e))
 }
 
+/// Replaces a table's schema (and empties it) for a full refresh whose column types changed.
+async fn recreate_table(
+    lake: &Lake,
+    rel: &str,
+    schema: &SchemaRef,
+    name: &str,
+) -> Result<DeltaTable> {
+    let url = lake.table_url(rel)?;
+    let kernel = kernel_schema(schema, name)?;
+    let table = deltalake::DeltaTableBuilder::from_url(url)
+        .and_then(|b| b.build())
+        .map_err(|e| lake_error("cannot recreate table", name, e))?;
+    table
+        .create()
+        .with_columns(kernel.fields().cloned())
+        .with_table_name(name)
+        .with_save_mode(SaveMode::Overwrite)
+        .await
+        .map_err(|e| lake_error("cannot recreate table", name, e))
+}
+
 async fn evolve_schema(table: DeltaTable, wanted: &SchemaRef, name: &str) -> Result<DeltaTable> {
     let current = arrow_schema_of(&table)?;
     let mut new_fields = Vec::new();
@@ -563,12 +594,13 @@ async fn evolve_schema(table: DeltaTable, wanted: &SchemaRef, name: &str) -> Res
                         ErrorKind::Lake,
                         format!(
                             "column `{}` of table `{name}` is {} in the lake but the stream now declares {}; \
-                             reset the stream (full refresh) or rename the column",
+                             run with --full-refresh to rebuild the table",
                             f.name(),
                             existing.data_type(),
                             f.data_type()
                         ),
-                    ));
+                    )
+                    .with_context("schema", "incompatible"));
                 }
             }
             Err(_) => new_fields.push(f.as_ref().clone().with_nullable(true)),
