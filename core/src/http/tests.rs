@@ -78,9 +78,23 @@ async fn token(State(s): State<Arc<Script>>, body: String) -> Response {
         .into_response()
 }
 
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    "{}"
+}
+
+async fn short_token(State(s): State<Arc<Script>>) -> String {
+    let mut n = s.token_calls.lock().unwrap();
+    *n += 1;
+    // Expires within the client's refresh margin: every use refreshes it first.
+    format!(r#"{{"access_token":"short-{n}","expires_in":30}}"#)
+}
+
 async fn serve(script: Arc<Script>) -> String {
     let app = Router::new()
         .route("/oauth/token", post(token))
+        .route("/oauth/short", post(short_token))
+        .route("/slow", axum::routing::get(slow))
         .route("/{*rest}", any(handler))
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -477,4 +491,43 @@ async fn period_quota_reserve_stops_after_the_response_that_crossed_it() {
     assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
     assert!(err.to_string().starts_with("quota reserve reached: 99 of 1000 requests left for the period (reserve 10%); resume later"), "{err}");
     assert_eq!(c.stats().snapshot().requests, 2);
+}
+
+#[tokio::test]
+async fn oauth2_refreshes_before_expiry() {
+    let script = Arc::new(Script::default());
+    let base = serve(script.clone()).await;
+    let auth = Auth::OAuth2(OAuth2::new(
+        format!("{base}/oauth/short"),
+        "cid",
+        Secret::new("csecret"),
+        OAuth2Grant::RefreshToken { refresh_token: Secret::new("rt") },
+    ));
+    let mut cfg = HttpClientConfig::new("test", "src", &base, auth, RateLimit::new(1000, 1.0));
+    cfg.settings = fast();
+    let c = HttpClient::new(cfg).unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/a"))).await.unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/b"))).await.unwrap();
+    assert_eq!(*script.token_calls.lock().unwrap(), 2);
+    assert_eq!(script.seen_auth.lock().unwrap().clone(), vec!["Bearer short-1", "Bearer short-2"]);
+    assert_eq!(c.stats().snapshot().auth_refreshes, 0, "no 401 was needed");
+}
+
+#[tokio::test]
+async fn per_request_timeout_is_retried_then_reported() {
+    let script = Arc::new(Script::default());
+    let base = serve(script.clone()).await;
+    let mut cfg = HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
+    cfg.settings = HttpSettings {
+        timeout_secs: 0.2,
+        max_retries: 1,
+        ..fast()
+    };
+    let c = HttpClient::new(cfg).unwrap();
+    let started = std::time::Instant::now();
+    let err = c.execute(&ApiRequest::get(format!("{base}/slow"))).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(c.stats().snapshot().requests, 2);
+    assert!(started.elapsed() < Duration::from_secs(2), "the timeout cut the wait short");
 }
