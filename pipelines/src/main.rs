@@ -85,9 +85,12 @@ enum Command {
     },
     /// Serve the sandbox's emulated APIs until stdin closes (for development and benchmarks).
     Sandbox {
-        /// People in the world.
-        #[arg(long, default_value_t = 400)]
-        people: u64,
+        /// People in the world (overrides the config file's `world.people`).
+        #[arg(long)]
+        people: Option<u64>,
+        /// A sandbox config (TOML: `[world]`, `[hubspot]`, `[[faults.rules]]`).
+        #[arg(long = "sandbox-config")]
+        sandbox_config: Option<PathBuf>,
     },
     #[command(hide = true)]
     BenchOne {
@@ -354,14 +357,27 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
             }
         }
-        Command::Sandbox { people } => {
-            let config = revline_sandbox::SandboxConfig {
-                world: revline_sandbox::WorldConfig {
-                    people: people as usize,
-                    ..Default::default()
-                },
-                ..Default::default()
+        Command::Sandbox {
+            people,
+            sandbox_config,
+        } => {
+            let mut config: revline_sandbox::SandboxConfig = match &sandbox_config {
+                Some(path) => {
+                    let parsed = std::fs::read_to_string(path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| toml::from_str(&t).map_err(|e| e.to_string()));
+                    match parsed {
+                        Ok(c) => c,
+                        Err(e) => {
+                            return fail(&format!("{}: {e}", path.display()), exit::BAD_CONFIG);
+                        }
+                    }
+                }
+                None => Default::default(),
             };
+            if let Some(p) = people {
+                config.world.people = p as usize;
+            }
             let sandbox = match revline_sandbox::Sandbox::start(config) {
                 Ok(s) => s,
                 Err(e) => return fail(&e, exit::FAILURE),

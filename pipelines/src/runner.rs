@@ -447,6 +447,9 @@ impl StreamJob {
             }
             let w = writer.as_mut().expect("opened above");
             c.pages += 1;
+            if page.nulled_values > 0 && c.nulled == 0 {
+                tracing::warn!(source = %self.source, stream = %d.name, "values that do not fit their column are stored as null (on_bad_value = \"null\")");
+            }
             c.nulled += page.nulled_values;
             let rows = page.batch.num_rows();
             if rows > 0 {

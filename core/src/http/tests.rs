@@ -501,15 +501,24 @@ async fn oauth2_refreshes_before_expiry() {
         format!("{base}/oauth/short"),
         "cid",
         Secret::new("csecret"),
-        OAuth2Grant::RefreshToken { refresh_token: Secret::new("rt") },
+        OAuth2Grant::RefreshToken {
+            refresh_token: Secret::new("rt"),
+        },
     ));
     let mut cfg = HttpClientConfig::new("test", "src", &base, auth, RateLimit::new(1000, 1.0));
     cfg.settings = fast();
     let c = HttpClient::new(cfg).unwrap();
-    c.execute(&ApiRequest::get(format!("{base}/a"))).await.unwrap();
-    c.execute(&ApiRequest::get(format!("{base}/b"))).await.unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/a")))
+        .await
+        .unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/b")))
+        .await
+        .unwrap();
     assert_eq!(*script.token_calls.lock().unwrap(), 2);
-    assert_eq!(script.seen_auth.lock().unwrap().clone(), vec!["Bearer short-1", "Bearer short-2"]);
+    assert_eq!(
+        script.seen_auth.lock().unwrap().clone(),
+        vec!["Bearer short-1", "Bearer short-2"]
+    );
     assert_eq!(c.stats().snapshot().auth_refreshes, 0, "no 401 was needed");
 }
 
@@ -517,7 +526,8 @@ async fn oauth2_refreshes_before_expiry() {
 async fn per_request_timeout_is_retried_then_reported() {
     let script = Arc::new(Script::default());
     let base = serve(script.clone()).await;
-    let mut cfg = HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
+    let mut cfg =
+        HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
     cfg.settings = HttpSettings {
         timeout_secs: 0.2,
         max_retries: 1,
@@ -525,9 +535,15 @@ async fn per_request_timeout_is_retried_then_reported() {
     };
     let c = HttpClient::new(cfg).unwrap();
     let started = std::time::Instant::now();
-    let err = c.execute(&ApiRequest::get(format!("{base}/slow"))).await.unwrap_err();
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/slow")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.to_string().contains("timed out"), "{err}");
     assert_eq!(c.stats().snapshot().requests, 2);
-    assert!(started.elapsed() < Duration::from_secs(2), "the timeout cut the wait short");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the timeout cut the wait short"
+    );
 }
