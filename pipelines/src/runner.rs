@@ -395,6 +395,7 @@ impl StreamJob {
             // First sync of an incremental stream: read everything, replace any leftovers.
             (SyncMode::Incremental, WriteMode::Replace, prior)
         };
+        let prior_state = state.clone();
         *mode_label = mode.to_string();
         self.progress
             .started(&self.source, &d.name, &mode_label.clone());
@@ -476,6 +477,14 @@ impl StreamJob {
                 d.name
             )));
         };
+        // Nothing new and the state did not move: leave the table as it is (no new version).
+        let unchanged = c.records == 0
+            && c.commits == 0
+            && write_mode != WriteMode::Replace
+            && prior_state.as_ref() == Some(&cp);
+        if unchanged {
+            return Ok(());
+        }
         writer.commit(&cp).await?;
         c.commits += 1;
         let compacted = writer.compact_if_needed(&cp).await?;

@@ -79,8 +79,10 @@ pub(super) async fn merge_files(
         .when_matched_update(move |mut u| {
             if let Some(c) = &cursor_owned {
                 let q = quote(c);
+                // Only a strictly newer version replaces a row: re-reading unchanged rows
+                // (look-back windows, retried pages) rewrites nothing.
                 u = u.predicate(format!(
-                    "source.{q} >= target.{q} OR target.{q} IS NULL OR source.{q} IS NULL"
+                    "source.{q} > target.{q} OR target.{q} IS NULL OR source.{q} IS NULL"
                 ));
             }
             for n in &update_names {
