@@ -1,7 +1,7 @@
-//! `revline bench`: loads HubSpot-shaped contacts (100 per page, 14 properties, ~600 bytes per
-//! record) from the sandbox, running in a separate process, over loopback into a fresh lake,
-//! and reports records/s, MB/s of JSON and peak RSS. Each size runs in its own process so
-//! peak RSS is measured per size.
+//! `revline bench`: loads one stream of a connector from its emulator, running in a separate
+//! process (`revline sandbox`), over loopback into a fresh lake, and reports records/s, MB/s of
+//! JSON and peak RSS. Each size runs in its own process so peak RSS is measured per size.
+//! Connectors and streams come from [`revline_sandbox::demo::bench_profiles`].
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
+use revline_sandbox::demo::{BenchProfile, bench_profiles};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -18,6 +19,10 @@ use crate::runner::{RunOptions, run};
 /// One benchmark result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
+    /// Connector.
+    pub connector: String,
+    /// Stream loaded.
+    pub stream: String,
     /// Records loaded.
     pub records: u64,
     /// Wall time of the load, seconds.
@@ -42,10 +47,49 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+fn profile(connector: &str) -> anyhow::Result<BenchProfile> {
+    bench_profiles()
+        .into_iter()
+        .find(|p| p.connector == connector)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no benchmark profile for `{connector}` (available: {})",
+                bench_profiles()
+                    .iter()
+                    .map(|p| p.connector)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
 /// Runs one size in this process against a sandbox child process. `exe` is the revline binary.
-pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<BenchResult> {
+pub async fn bench_one(
+    exe: &Path,
+    connector: &str,
+    records: u64,
+    work: &Path,
+) -> anyhow::Result<BenchResult> {
+    let p = profile(connector)?;
+    std::fs::create_dir_all(work)?;
+    let lake = work.join("lake");
+    if lake.exists() {
+        std::fs::remove_dir_all(&lake)?;
+    }
+    let sandbox_cfg = work.join("sandbox.toml");
+    std::fs::write(
+        &sandbox_cfg,
+        toml::to_string(&revline_sandbox::SandboxConfig {
+            world: (p.world)(records),
+            ..Default::default()
+        })?,
+    )?;
     let mut child = Command::new(exe)
-        .args(["sandbox", "--people", &records.to_string()])
+        .arg("sandbox")
+        .arg("--sandbox-config")
+        .arg(&sandbox_cfg)
+        .arg("--write-sources")
+        .arg(work)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -53,27 +97,36 @@ pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<
     let stdout = child.stdout.take().expect("piped");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    // "hubspot http://127.0.0.1:PORT pat-sandbox-token"
-    let mut parts = line.split_whitespace();
-    let (_, url, token) = (parts.next(), parts.next(), parts.next());
-    let (url, token) = url
-        .zip(token)
-        .ok_or_else(|| anyhow::anyhow!("sandbox did not start: {line:?}"))?;
-    std::fs::create_dir_all(work)?;
-    let lake = work.join("lake");
-    if lake.exists() {
-        std::fs::remove_dir_all(&lake)?;
-    }
-    std::fs::write(work.join("token"), token)?;
+    anyhow::ensure!(!line.is_empty(), "the sandbox did not start");
+
+    // Keep only the benchmarked source and stream, with the rate limit lifted.
+    let sources: toml::Table = std::fs::read_to_string(work.join("sources.toml"))?.parse()?;
+    let toml::Value::Table(mut src) = sources
+        .get("sources")
+        .and_then(|s| s.get(connector))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the sandbox wrote no source for `{connector}`"))?
+    else {
+        anyhow::bail!("bad sources.toml");
+    };
+    src.insert(
+        "streams".into(),
+        toml::Value::Array(vec![toml::Value::String(p.stream.into())]),
+    );
+    let mut limit = toml::Table::new();
+    limit.insert("requests".into(), toml::Value::Integer(1_000_000));
+    limit.insert("per_seconds".into(), toml::Value::Integer(1));
+    src.insert("rate_limit".into(), toml::Value::Table(limit));
+    let mut sources_out = toml::Table::new();
+    sources_out.insert(connector.to_string(), toml::Value::Table(src));
+    let mut root = toml::Table::new();
+    let mut lake_t = toml::Table::new();
+    lake_t.insert("path".into(), toml::Value::String("lake".into()));
+    root.insert("lake".into(), toml::Value::Table(lake_t));
+    root.insert("sources".into(), toml::Value::Table(sources_out));
     let cfg_path = work.join("revline.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[lake]\npath = \"lake\"\n\n[sources.hubspot]\nconnector = \"hubspot\"\nbase_url = \"{url}\"\n\
-             token_file = \"token\"\nstreams = [\"contacts\"]\n\n[sources.hubspot.rate_limit]\n\
-             requests = 1000000\nper_seconds = 1\n"
-        ),
-    )?;
+    std::fs::write(&cfg_path, toml::to_string(&root)?)?;
+
     let config = Config::load(&cfg_path)?;
     let start = Instant::now();
     let report = run(&config, &RunOptions::default(), Arc::new(Silent)).await?;
@@ -92,6 +145,8 @@ pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<
     );
     let json_bytes: u64 = report.sources.iter().map(|s| s.http.bytes_received).sum();
     Ok(BenchResult {
+        connector: connector.to_string(),
+        stream: p.stream.to_string(),
         records: loaded,
         seconds,
         records_per_sec: loaded as f64 / seconds,
@@ -102,30 +157,58 @@ pub async fn bench_one(exe: &Path, records: u64, work: &Path) -> anyhow::Result<
     })
 }
 
-/// Runs every size, each in a fresh `revline bench-one` process, and returns the results.
-pub fn bench(exe: &Path, sizes: &[u64], work: &Path) -> anyhow::Result<Vec<BenchResult>> {
+/// Runs every connector and size, each in a fresh `revline bench-one` process.
+pub fn bench(
+    exe: &Path,
+    connectors: &[String],
+    sizes: &[u64],
+    work: &Path,
+) -> anyhow::Result<Vec<BenchResult>> {
+    let names: Vec<String> = if connectors.iter().any(|c| c == "all") {
+        bench_profiles()
+            .iter()
+            .map(|p| p.connector.to_string())
+            .collect()
+    } else {
+        connectors.to_vec()
+    };
     let mut out = Vec::new();
-    for &n in sizes {
-        let output = Command::new(exe)
-            .args(["bench-one", "--records", &n.to_string(), "--work"])
-            .arg(work.join(format!("n{n}")))
-            .stderr(Stdio::inherit())
-            .output()?;
-        anyhow::ensure!(output.status.success(), "benchmark of {n} records failed");
-        let text = String::from_utf8(output.stdout)?;
-        let last = text.lines().last().unwrap_or_default();
-        out.push(serde_json::from_str(last)?);
+    for c in &names {
+        profile(c)?;
+        for &n in sizes {
+            let output = Command::new(exe)
+                .args([
+                    "bench-one",
+                    "--connector",
+                    c,
+                    "--records",
+                    &n.to_string(),
+                    "--work",
+                ])
+                .arg(work.join(format!("{c}-{n}")))
+                .stderr(Stdio::inherit())
+                .output()?;
+            anyhow::ensure!(
+                output.status.success(),
+                "benchmark of {c} with {n} records failed"
+            );
+            let text = String::from_utf8(output.stdout)?;
+            let last = text.lines().last().unwrap_or_default();
+            out.push(serde_json::from_str(last)?);
+        }
     }
     Ok(out)
 }
 
 /// A table of results.
 pub fn format_results(results: &[BenchResult]) -> String {
-    let mut s =
-        String::from("records     seconds  records/s  JSON MB/s  JSON MB  peak RSS MB  commits\n");
+    let mut s = String::from(
+        "connector.stream            records   seconds  records/s  JSON MB/s  JSON MB  peak RSS MB  commits\n",
+    );
     for r in results {
         s.push_str(&format!(
-            "{:<10} {:>8.2} {:>10.0} {:>10.1} {:>8.1} {:>12.1} {:>8}\n",
+            "{:<26} {:>9} {:>9.2} {:>10.0} {:>10.1} {:>8.1} {:>12.1} {:>8}\n",
+            format!("{}.{}", r.connector, r.stream),
             r.records,
             r.seconds,
             r.records_per_sec,

@@ -35,22 +35,14 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         std::fs::remove_dir_all(&lake_dir)?;
     }
     let sandbox = Sandbox::start(SandboxConfig::default())?;
-    std::fs::write(
-        dir.join("hubspot.token"),
-        format!("{}\n", sandbox.hubspot_token()),
-    )?;
+    let sources = revline_sandbox::demo::vendor_sources(&sandbox, dir)?;
     let config_path = dir.join("revline.toml");
     std::fs::write(
         &config_path,
         format!(
-            "# Written by `revline demo`: the sandbox's emulated HubSpot on this machine.\n\
-             [lake]\n\
-             path = \"lake\"\n\n\
-             [sources.hubspot]\n\
-             connector = \"hubspot\"\n\
-             base_url = \"{}\"\n\
-             token_file = \"hubspot.token\"\n",
-            sandbox.hubspot_url()
+            "# Written by `revline demo`: every emulated API of the sandbox on this machine.\n\
+             [lake]\npath = \"lake\"\n\n{}",
+            revline_sandbox::demo::sources_toml(&sources)
         ),
     )?;
     let config = Config::load(&config_path)?;
@@ -99,21 +91,19 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         second.records(),
         second.sources.iter().map(|s| s.http.requests).sum::<u64>()
     )?;
-    let tables = query(
-        &lake,
-        "SELECT 'hubspot.contacts' AS table_name, COUNT(*) AS rows FROM hubspot.contacts
-         UNION ALL SELECT 'hubspot.companies', COUNT(*) FROM hubspot.companies
-         UNION ALL SELECT 'hubspot.deals', COUNT(*) FROM hubspot.deals
-         UNION ALL SELECT 'hubspot.deal_pipelines', COUNT(*) FROM hubspot.deal_pipelines
-         UNION ALL SELECT 'hubspot.owners', COUNT(*) FROM hubspot.owners
-         ORDER BY table_name",
-    )
-    .await?;
-    writeln!(
-        summary,
-        "Tables:\n{}",
-        render(&tables, OutputFormat::Table)?
-    )?;
+    let mut counts = Vec::new();
+    for (source, stream) in lake.list_tables()? {
+        let n = query(
+            &lake,
+            &format!("SELECT COUNT(*) AS n FROM {source}.{stream}"),
+        )
+        .await?;
+        let rows =
+            arrow::array::cast::as_primitive_array::<arrow::datatypes::Int64Type>(n[0].column(0))
+                .value(0);
+        counts.push(format!("{:<36} {rows:>8}", format!("{source}.{stream}")));
+    }
+    writeln!(summary, "Tables (rows):\n  {}", counts.join("\n  "))?;
     let funnel = query(
         &lake,
         "SELECT lifecyclestage, COUNT(*) AS contacts FROM hubspot.contacts GROUP BY 1 ORDER BY 2 DESC",

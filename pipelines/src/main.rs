@@ -74,11 +74,14 @@ enum Command {
         #[arg(long, default_value = "revline-demo")]
         dir: PathBuf,
     },
-    /// Measure load throughput and memory (HubSpot-shaped contacts over loopback).
+    /// Measure load throughput and memory against the emulated APIs over loopback.
     Bench {
         /// Record counts to load (each in a fresh process).
         #[arg(long, value_delimiter = ',', default_value = "200000,1000000")]
         records: Vec<u64>,
+        /// Connectors to benchmark (default: hubspot); `all` for every one with a profile.
+        #[arg(long, value_delimiter = ',', default_value = "hubspot")]
+        connector: Vec<String>,
         /// Scratch folder.
         #[arg(long, default_value = "target/revline-bench")]
         work: PathBuf,
@@ -91,9 +94,15 @@ enum Command {
         /// A sandbox config (TOML: `[world]`, `[hubspot]`, `[[faults.rules]]`).
         #[arg(long = "sandbox-config")]
         sandbox_config: Option<PathBuf>,
+        /// Write `sources.toml` (a `[sources.*]` section per emulated API) and credential files
+        /// into this folder once the emulators listen.
+        #[arg(long)]
+        write_sources: Option<PathBuf>,
     },
     #[command(hide = true)]
     BenchOne {
+        #[arg(long)]
+        connector: String,
         #[arg(long)]
         records: u64,
         #[arg(long)]
@@ -328,13 +337,19 @@ async fn dispatch(cli: Cli) -> i32 {
             }
             Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
         },
-        Command::Bench { records, work } => {
+        Command::Bench {
+            records,
+            connector,
+            work,
+        } => {
             let exe = match std::env::current_exe() {
                 Ok(p) => p,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
-            let result =
-                tokio::task::spawn_blocking(move || bench::bench(&exe, &records, &work)).await;
+            let result = tokio::task::spawn_blocking(move || {
+                bench::bench(&exe, &connector, &records, &work)
+            })
+            .await;
             match result {
                 Ok(Ok(results)) => {
                     print!("{}", bench::format_results(&results));
@@ -344,12 +359,16 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail(&e, exit::FAILURE),
             }
         }
-        Command::BenchOne { records, work } => {
+        Command::BenchOne {
+            connector,
+            records,
+            work,
+        } => {
             let exe = match std::env::current_exe() {
                 Ok(p) => p,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
-            match bench::bench_one(&exe, records, &work).await {
+            match bench::bench_one(&exe, &connector, records, &work).await {
                 Ok(r) => {
                     println!("{}", serde_json::to_string(&r).expect("serializes"));
                     exit::SUCCESS
@@ -360,6 +379,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Sandbox {
             people,
             sandbox_config,
+            write_sources,
         } => {
             let mut config: revline_sandbox::SandboxConfig = match &sandbox_config {
                 Some(path) => {
@@ -382,6 +402,22 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(s) => s,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
+            if let Some(dir) = &write_sources {
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|_| revline_sandbox::demo::vendor_sources(&sandbox, dir))
+                    .and_then(|s| {
+                        std::fs::write(
+                            dir.join("sources.toml"),
+                            revline_sandbox::demo::sources_toml(&s),
+                        )
+                    });
+                if let Err(e) = written {
+                    return fail(
+                        &format!("cannot write sources into {}: {e}", dir.display()),
+                        exit::FAILURE,
+                    );
+                }
+            }
             println!(
                 "hubspot {} {}",
                 sandbox.hubspot_url(),

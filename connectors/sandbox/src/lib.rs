@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod demo;
 mod faults;
 pub mod hubspot;
 mod json;
