@@ -27,6 +27,8 @@ pub enum ErrorKind {
     State,
     /// The run was cancelled (signal, shutdown).
     Cancelled,
+    /// Another run holds the lock of a source.
+    Locked,
     /// A bug or an unexpected condition.
     Internal,
 }
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Lake => "lake",
             ErrorKind::State => "state",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Locked => "locked",
             ErrorKind::Internal => "internal",
         }
     }

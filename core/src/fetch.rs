@@ -60,7 +60,7 @@ pub fn fetch_pages(
     prefetch: usize,
 ) -> BoxStream<'static, Result<RawPage>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<RawPage>>(prefetch.max(1));
-    let task = tokio::spawn(async move {
+    let task = crate::task::spawn_scoped(async move {
         let mut request = Some(first);
         let mut number = 0u64;
         while let Some(req) = request.take() {

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod secret;
 pub mod state;
 pub mod stream;
+pub mod task;
 
 #[cfg(feature = "lake")]
 pub mod lake;

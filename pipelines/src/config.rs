@@ -73,6 +73,44 @@ impl Default for RunConfig {
     }
 }
 
+/// `[pipeline]`: the pipeline's name and schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Name shown in locks and run history (default `default`).
+    pub name: String,
+    /// Cron expression for `revline serve` (5 fields, or 6 with seconds), e.g. `"0 */6 * * *"`.
+    /// Sources with their own `schedule` run on theirs instead.
+    pub schedule: Option<String>,
+    /// IANA time zone the schedules are read in (default `UTC`), e.g. `"Europe/Berlin"`.
+    pub timezone: String,
+    /// Each scheduled start is delayed by a random 0..jitter_secs seconds (default 0).
+    pub jitter_secs: u64,
+    /// A source lock whose heartbeat is older than this many seconds is stale (default 120).
+    pub lock_stale_secs: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            name: "default".to_string(),
+            schedule: None,
+            timezone: "UTC".to_string(),
+            jitter_secs: 0,
+            lock_stale_secs: 120,
+        }
+    }
+}
+
+/// Parses a cron expression (5 or 6 fields).
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("`{expr}` is not a cron expression: {e}"))
+}
+
 /// Keys every source has, whatever its connector.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,9 +122,11 @@ struct CommonSource {
     rate_limit: Option<RateLimit>,
     http: Option<HttpSettings>,
     on_bad_value: Option<BadValuePolicy>,
+    schedule: Option<String>,
 }
 
-const COMMON_KEYS: [&str; 7] = [
+const COMMON_KEYS: [&str; 8] = [
+    "schedule",
     "connector",
     "base_url",
     "start_date",
@@ -117,6 +157,8 @@ pub struct SourceConfig {
     pub on_bad_value: BadValuePolicy,
     /// Connector-specific options (already `${ENV}`-interpolated).
     pub options: serde_json::Value,
+    /// Own cron schedule for `revline serve` (else the pipeline's).
+    pub schedule: Option<String>,
     /// Line of the `[sources.NAME]` header.
     pub line: Option<usize>,
 }
@@ -130,6 +172,8 @@ pub struct Config {
     pub lake: LakeConfig,
     /// Run settings.
     pub run: RunConfig,
+    /// Pipeline name and schedule.
+    pub pipeline: PipelineConfig,
     /// Sources by name.
     pub sources: BTreeMap<String, SourceConfig>,
 }
@@ -304,10 +348,10 @@ impl Config {
             }
         })?;
         for key in root.keys() {
-            if !["lake", "run", "sources"].contains(&key.as_str()) {
+            if !["lake", "run", "pipeline", "sources"].contains(&key.as_str()) {
                 return Err(doc.err(
                     Some(key),
-                    "unknown section (expected `lake`, `run` or `sources`)",
+                    "unknown section (expected `lake`, `run`, `pipeline` or `sources`)",
                 ));
             }
         }
@@ -340,6 +384,24 @@ impl Config {
         }
         if run.commit_mb == 0 {
             return Err(doc.err(Some("run.commit_mb"), "must be at least 1"));
+        }
+
+        let pipeline: PipelineConfig = match root.remove("pipeline") {
+            Some(v) => section(&doc, "pipeline", v)?,
+            None => PipelineConfig::default(),
+        };
+        if pipeline.name.trim().is_empty() {
+            return Err(doc.err(Some("pipeline.name"), "must not be empty"));
+        }
+        if let Some(expr) = &pipeline.schedule {
+            parse_cron(expr).map_err(|r| doc.err(Some("pipeline.schedule"), r))?;
+        }
+        pipeline
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| doc.err(Some("pipeline.timezone"), format!("`{}` is not an IANA time zone (e.g. `Europe/Berlin`)", pipeline.timezone)))?;
+        if pipeline.lock_stale_secs < 5 {
+            return Err(doc.err(Some("pipeline.lock_stale_secs"), "must be at least 5"));
         }
 
         let mut sources = BTreeMap::new();
@@ -426,6 +488,9 @@ impl Config {
                     ));
                 }
             }
+            if let Some(expr) = &common.schedule {
+                parse_cron(expr).map_err(|r| doc.err(Some(&format!("{key}.schedule")), r))?;
+            }
             let base = file
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -441,6 +506,7 @@ impl Config {
                 http: common.http.unwrap_or_default(),
                 on_bad_value: common.on_bad_value.unwrap_or_default(),
                 options: serde_json::Value::Object(options),
+                schedule: common.schedule,
                 line: doc.line_of(&key),
             };
             sources.insert(name, src);
@@ -449,6 +515,7 @@ impl Config {
             file: file.to_path_buf(),
             lake,
             run,
+            pipeline,
             sources,
         })
     }
@@ -651,6 +718,20 @@ per_seconds = 10
         let err =
             parse("[lake]\npath = \"x\"\n[sources.models]\nconnector = \"hubspot\"\n").unwrap_err();
         assert!(err.reason.contains("reserved"), "{err}");
+    }
+
+    #[test]
+    fn pipeline_schedule_and_timezone_are_validated() {
+        let ok = parse(&format!("{GOOD}\n[pipeline]\nname = \"nightly\"\nschedule = \"0 */6 * * *\"\ntimezone = \"Europe/Berlin\"\n")).unwrap();
+        assert_eq!(ok.pipeline.name, "nightly");
+        assert_eq!(ok.pipeline.schedule.as_deref(), Some("0 */6 * * *"));
+        let err = parse(&format!("{GOOD}\n[pipeline]\nschedule = \"every hour\"\n")).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("pipeline.schedule"));
+        assert!(err.reason.contains("`every hour` is not a cron expression"), "{err}");
+        let err = parse(&format!("{GOOD}\n[pipeline]\ntimezone = \"Mars/Olympus\"\n")).unwrap_err();
+        assert!(err.reason.contains("not an IANA time zone"), "{err}");
+        let err = parse(&GOOD.replace("streams = [", "schedule = \"61 * * * *\"\nstreams = [")).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("sources.hubspot.schedule"));
     }
 
     #[test]

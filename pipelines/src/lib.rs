@@ -8,10 +8,14 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod history;
+pub mod metrics;
 pub mod progress;
 pub mod query;
 pub mod registry;
 pub mod runner;
+pub mod serve;
+pub mod state;
 
 /// Exit codes of the `revline` binary.
 pub mod exit {
@@ -21,6 +25,9 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     /// Bad input: the configuration, the command line or a query is invalid; nothing was loaded.
     pub const BAD_CONFIG: i32 = 2;
-    /// Stopped gracefully at a quota reserve: what was read is committed; run again later.
+    /// Stopped gracefully (quota reserve reached, or a shutdown signal): what was read is
+    /// committed; run again later to continue.
     pub const PARTIAL: i32 = 3;
+    /// Refused: another run holds the lock of a selected source.
+    pub const LOCKED: i32 = 4;
 }

@@ -14,6 +14,7 @@ use revline::runner::{RunOptions, StreamStatus};
 use revline::{bench, demo, query, registry, runner};
 use revline_core::lake::Lake;
 use revline_core::{Error, ErrorKind};
+use tokio_util::sync::CancellationToken;
 
 /// Revline: pull RevOps data out of SaaS APIs into a Delta lake, and query it.
 #[derive(Parser)]
@@ -39,6 +40,25 @@ enum LogFormat {
 }
 
 #[derive(Subcommand)]
+enum StateAction {
+    /// Print each table's stored state.
+    Show {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Clear the state of a source (or one stream): the next run re-reads everything.
+    Reset {
+        /// The source.
+        #[arg(long)]
+        source: String,
+        /// Only this stream.
+        #[arg(long)]
+        stream: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Extract and load: every configured source and stream, or a selection.
     Run {
@@ -51,6 +71,27 @@ enum Command {
         /// Ignore stored state: re-read everything and replace the tables.
         #[arg(long)]
         full_refresh: bool,
+        /// Re-pull one stream (`--stream`) from this date (YYYY-MM-DD or RFC 3339) and merge
+        /// it, without touching other streams.
+        #[arg(long, requires = "stream")]
+        backfill_from: Option<String>,
+    },
+    /// Run the pipeline on its schedule(s) until SIGTERM/SIGINT.
+    Serve {
+        /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
+    },
+    /// Show the most recent runs from `_revline.runs`.
+    Runs {
+        /// How many rows.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show or reset stored stream state.
+    State {
+        #[command(subcommand)]
+        action: StateAction,
     },
     /// Run SQL over the lake; tables are named `<source>.<stream>`.
     Query {
@@ -181,9 +222,34 @@ fn print_out(text: &str) -> i32 {
     }
 }
 
+/// Parses `YYYY-MM-DD` or RFC 3339.
+fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 timestamp"))
+}
+
+/// First SIGINT/SIGTERM: finish the page in flight, commit, stop. Second: exit at once.
+async fn graceful_on_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    eprintln!("revline: shutting down: finishing the pages in flight and committing (signal again to abort)");
+    cancel.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    eprintln!("revline: aborted; uncommitted pages are discarded, committed data and state are intact");
+    std::process::exit(130);
+}
+
 fn code_for(e: &Error) -> i32 {
     match e.kind() {
         ErrorKind::Config => exit::BAD_CONFIG,
+        ErrorKind::Locked => exit::LOCKED,
         ErrorKind::QuotaExhausted => exit::PARTIAL,
         _ => exit::FAILURE,
     }
@@ -199,17 +265,29 @@ async fn dispatch(cli: Cli) -> i32 {
             source,
             stream,
             full_refresh,
+            backfill_from,
         } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            let backfill_from = match backfill_from.as_deref().map(parse_when).transpose() {
+                Ok(b) => b,
+                Err(e) => return fail(&e, exit::BAD_CONFIG),
+            };
+            let cancel = CancellationToken::new();
+            let signals = tokio::spawn(graceful_on_signals(cancel.clone()));
             let opts = RunOptions {
                 source,
                 stream,
                 full_refresh,
+                backfill_from,
+                cancel: Some(cancel),
+                ..RunOptions::default()
             };
-            match runner::run(&config, &opts, progress_for(cli.log_format)).await {
+            let result = runner::run(&config, &opts, progress_for(cli.log_format)).await;
+            signals.abort();
+            match result {
                 Ok(report) => {
                     for s in report.streams() {
                         let line = match s.status {
@@ -225,6 +303,10 @@ async fn dispatch(cli: Cli) -> i32 {
                             ),
                             StreamStatus::Partial => format!(
                                 "{}.{}: quota reserve reached, resume later ({} records committed)",
+                                s.source, s.stream, s.records
+                            ),
+                            StreamStatus::Cancelled => format!(
+                                "{}.{}: stopped by shutdown, resume later ({} records committed)",
                                 s.source, s.stream, s.records
                             ),
                             StreamStatus::Failed => format!(
@@ -273,6 +355,130 @@ async fn dispatch(cli: Cli) -> i32 {
             match result {
                 Ok(text) => print_out(&text),
                 Err(e) => fail(&e, code_for(&e)),
+            }
+        }
+        Command::Serve { metrics } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let jobs = match revline::serve::jobs(&config) {
+                Ok(j) => j,
+                Err(e) => return fail(&e, code_for(&e)),
+            };
+            let lake = match Lake::open(&config.lake.path) {
+                Ok(l) => l,
+                Err(e) => return fail(&e, code_for(&e)),
+            };
+            let last_runs = match revline::serve::last_runs(&lake).await {
+                Ok(r) => r,
+                Err(e) => return fail(&e, code_for(&e)),
+            };
+            let shutdown = CancellationToken::new();
+            let registry = Arc::new(revline::metrics::Metrics::default());
+            if let Some(addr) = metrics {
+                match revline::metrics::serve_metrics(addr, registry.clone(), shutdown.clone()).await {
+                    Ok(bound) => eprintln!("revline: metrics at http://{bound}/metrics"),
+                    Err(e) => return fail(&format!("cannot listen on {addr}: {e}"), exit::BAD_CONFIG),
+                }
+            }
+            for j in &jobs {
+                eprintln!(
+                    "revline: job {} ({}) on \"{}\" in {}",
+                    j.name,
+                    j.sources.join(", "),
+                    j.cron_text,
+                    config.pipeline.timezone
+                );
+            }
+            let signals = tokio::spawn(graceful_on_signals(shutdown.clone()));
+            let opts = revline::serve::ServeOptions {
+                jitter: std::time::Duration::from_secs(config.pipeline.jitter_secs),
+                last_runs,
+            };
+            let runner = Arc::new(revline::serve::ConfigRunner { config });
+            revline::serve::serve(
+                jobs,
+                Arc::new(revline::serve::SystemClock),
+                runner,
+                registry,
+                opts,
+                shutdown,
+            )
+            .await;
+            signals.abort();
+            eprintln!("revline: scheduler stopped");
+            exit::SUCCESS
+        }
+        Command::Runs { limit } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let result = async {
+                let lake = Lake::open(&config.lake.path)?;
+                if lake.load("_revline/runs").await?.is_none() {
+                    return Ok("no runs recorded yet".to_string());
+                }
+                let sql = format!(
+                    "SELECT run_id, kind, source, stream, mode, status, records, pages, api_requests, retries, \
+                     started_at, round(CAST(finished_at - started_at AS DOUBLE) / 1000000, 1) AS seconds, error \
+                     FROM _revline.runs ORDER BY started_at DESC, source, stream LIMIT {limit}"
+                );
+                let batches = query::query(&lake, &sql).await?;
+                query::render(&batches, OutputFormat::Table)
+            }
+            .await;
+            match result {
+                Ok(text) => print_out(&text),
+                Err(e) => fail(&e, code_for(&e)),
+            }
+        }
+        Command::State { action } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match action {
+                StateAction::Show { source } => {
+                    let result = async {
+                        let lake = Lake::open(&config.lake.path)?;
+                        revline::state::show(&lake, source.as_deref()).await
+                    }
+                    .await;
+                    match result {
+                        Ok(rows) if rows.is_empty() => print_out("no tables in the lake yet"),
+                        Ok(rows) => {
+                            let text = rows
+                                .iter()
+                                .map(|r| {
+                                    format!(
+                                        "{}.{}  version {}  run {}\n  {}",
+                                        r.source,
+                                        r.stream,
+                                        r.version,
+                                        r.run_id.as_deref().unwrap_or("-"),
+                                        r.state
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            print_out(&text)
+                        }
+                        Err(e) => fail(&e, code_for(&e)),
+                    }
+                }
+                StateAction::Reset { source, stream } => {
+                    match revline::state::reset(&config, &source, stream.as_deref()).await {
+                        Ok(done) => {
+                            for (t, v) in &done {
+                                println!("{source}.{t}: state cleared (table version {v}); the next run re-reads it");
+                            }
+                            exit::SUCCESS
+                        }
+                        Err(e) => fail(&e, code_for(&e)),
+                    }
+                }
             }
         }
         Command::Connectors => {

@@ -465,7 +465,7 @@ impl Reader {
             start_date: self.start_date,
             max_url: self.max_url,
         };
-        let task = tokio::spawn(async move { producer.produce(first, tx).await });
+        let task = revline_core::task::spawn_scoped(async move { producer.produce(first, tx).await });
         let guard = AbortOnDrop(task);
         let mut consumer = self;
         futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {

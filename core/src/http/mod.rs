@@ -374,6 +374,28 @@ impl HttpStats {
     }
 }
 
+tokio::task_local! {
+    /// Accounting for the stream whose task is running (set by the runner).
+    static STREAM_STATS: Arc<HttpStats>;
+}
+
+/// Runs `fut` with every request it makes also counted in `stats` (per-stream accounting on
+/// top of the client's per-source counters). Tasks spawned with [`crate::task::spawn_scoped`]
+/// inherit the scope.
+pub async fn with_stream_stats<F: std::future::Future>(stats: Arc<HttpStats>, fut: F) -> F::Output {
+    STREAM_STATS.scope(stats, fut).await
+}
+
+/// The per-stream accounting of the current task, if any.
+pub fn current_stream_stats() -> Option<Arc<HttpStats>> {
+    STREAM_STATS.try_with(|s| s.clone()).ok()
+}
+
+fn count(source: &HttpStats, field: impl Fn(&HttpStats) -> &AtomicU64, n: u64) {
+    HttpStats::add(field(source), n);
+    let _ = STREAM_STATS.try_with(|s| HttpStats::add(field(s), n));
+}
+
 /// A body check run inside the retry loop: a cut-off or garbled body is retried like a 5xx.
 pub type BodyCheck<'a, T> = &'a (dyn Fn(&ApiResponse) -> Result<T> + Send + Sync);
 
@@ -592,7 +614,7 @@ impl HttpClient {
             }
             let waited = scope.acquire().await;
             if waited > Duration::from_millis(5) {
-                HttpStats::add(&inner.stats.throttle_wait_ms, waited.as_millis() as u64);
+                count(&inner.stats, |s| &s.throttle_wait_ms, waited.as_millis() as u64);
             }
             let outcome = self.send_once(req, refreshed).await;
             let retry_reason: String;
@@ -648,12 +670,11 @@ impl HttpClient {
                                 ));
                             }
                             if throttled {
-                                HttpStats::add(&inner.stats.throttled, 1);
+                                count(&inner.stats, |s| &s.throttled, 1);
                                 let pause =
                                     after.unwrap_or_else(|| inner.settings.backoff(attempt));
                                 scope.pause_for(pause);
-                                HttpStats::add(
-                                    &inner.stats.throttle_wait_ms,
+                                count(&inner.stats, |s| &s.throttle_wait_ms,
                                     pause.as_millis() as u64,
                                 );
                             }
@@ -663,7 +684,7 @@ impl HttpClient {
                         Verdict::RefreshAuth => {
                             if !refreshed && matches!(inner.auth, Auth::OAuth2(_)) {
                                 refreshed = true;
-                                HttpStats::add(&inner.stats.auth_refreshes, 1);
+                                count(&inner.stats, |s| &s.auth_refreshes, 1);
                                 tracing::info!(source = %inner.source, "access token rejected; refreshing it once");
                                 continue;
                             }
@@ -708,7 +729,7 @@ impl HttpClient {
             }
             let wait = delay.unwrap_or_else(|| inner.settings.backoff(attempt));
             attempt += 1;
-            HttpStats::add(&inner.stats.retries, 1);
+            count(&inner.stats, |s| &s.retries, 1);
             tracing::warn!(
                 source = %inner.source,
                 request = %req.describe(),
@@ -762,12 +783,12 @@ impl HttpClient {
         if let Some(body) = &req.body {
             let bytes = serde_json::to_vec(body)
                 .map_err(|e| Error::internal("cannot encode request body").with_source(e))?;
-            HttpStats::add(&inner.stats.bytes_sent, bytes.len() as u64);
+            count(&inner.stats, |s| &s.bytes_sent, bytes.len() as u64);
             builder = builder
                 .header("content-type", "application/json")
                 .body(bytes);
         }
-        HttpStats::add(&inner.stats.requests, 1);
+        count(&inner.stats, |s| &s.requests, 1);
         let resp = builder
             .send()
             .await
@@ -778,8 +799,8 @@ impl HttpClient {
             .bytes()
             .await
             .map_err(|e| network_error(e, "response body was cut off"))?;
-        HttpStats::add(&inner.stats.responses, 1);
-        HttpStats::add(&inner.stats.bytes_received, body.len() as u64);
+        count(&inner.stats, |s| &s.responses, 1);
+        count(&inner.stats, |s| &s.bytes_received, body.len() as u64);
         Ok(ApiResponse {
             status,
             headers,

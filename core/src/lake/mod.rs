@@ -11,6 +11,7 @@
 //!   the primary key, the row with the latest cursor wins).
 
 mod conform;
+pub mod lock;
 mod merge;
 
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ pub struct CommitMeta {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: Url,
+    store: Arc<dyn object_store::ObjectStore>,
 }
 
 impl Lake {
@@ -87,7 +89,31 @@ impl Lake {
             })?
         };
         deltalake::ensure_table_uri(root.as_str()).ok();
-        Ok(Lake { root })
+        let dir = root
+            .to_file_path()
+            .map_err(|_| Error::lake(format!("lake root {root} is not a local folder")))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| Error::lake(format!("cannot open the lake folder {}", dir.display())).with_source(e))?;
+        Ok(Lake {
+            root,
+            store: Arc::new(store),
+        })
+    }
+
+    /// The object store at the lake's root (paths are relative to it).
+    pub fn store(&self) -> Arc<dyn object_store::ObjectStore> {
+        self.store.clone()
+    }
+
+    /// Takes the run lock of `source` (see [`lock`]).
+    pub async fn lock_source(
+        &self,
+        source: &str,
+        run_id: &str,
+        pipeline: &str,
+        stale_after: std::time::Duration,
+    ) -> Result<lock::SourceLock> {
+        lock::SourceLock::acquire(self.store(), source, run_id, pipeline, stale_after).await
     }
 
     /// The lake's root URL.
@@ -372,24 +398,36 @@ impl TableWriter {
             serde_json::to_value(&meta).expect("meta serializes"),
         )]);
 
-        let outcome = match self.mode.clone() {
-            WriteMode::Merge { keys, cursor } if !adds.is_empty() => {
-                let (table, outcome) = merge::merge_files(
-                    self.table.clone(),
-                    &adds,
-                    &keys,
-                    cursor.as_deref(),
-                    &self.schema,
-                    CommitProperties::default()
-                        .with_metadata(meta_map)
-                        .with_application_transaction(txn),
-                    &self.name,
-                )
-                .await?;
-                self.table = table;
-                CommitOutcome { rows, ..outcome }
+        // MERGE when there is data to merge; a merge that changed nothing makes no commit, so
+        // the state then goes in a state-only commit below.
+        let mut adds = adds;
+        let mut merged: Option<CommitOutcome> = None;
+        if let WriteMode::Merge { keys, cursor } = self.mode.clone()
+            && !adds.is_empty()
+        {
+            let before = self.table.version();
+            let (table, outcome) = merge::merge_files(
+                self.table.clone(),
+                &adds,
+                &keys,
+                cursor.as_deref(),
+                &self.schema,
+                CommitProperties::default()
+                    .with_metadata(meta_map.clone())
+                    .with_application_transaction(txn.clone()),
+                &self.name,
+            )
+            .await?;
+            self.table = table;
+            if self.table.version() != before {
+                merged = Some(CommitOutcome { rows, ..outcome });
             }
-            mode => {
+            adds = Vec::new();
+        }
+        let outcome = match merged {
+            Some(outcome) => outcome,
+            None => {
+                let mode = self.mode.clone();
                 let replace = mode == WriteMode::Replace && !self.replaced;
                 let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 1);
                 let mut removed = 0;

@@ -1,0 +1,298 @@
+//! Operations: locks against overlapping runs, stale-lock takeover, graceful shutdown,
+//! run history, backfill, state reset, and `revline serve` with metrics.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{hubspot_config, revline, text, write_config};
+use revline_sandbox::{Fault, FaultPlan, FaultRule, Sandbox, SandboxConfig, Schedule, WorldConfig};
+
+fn slow_sandbox(people: usize, latency_ms: u64) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        world: WorldConfig {
+            people,
+            ..WorldConfig::default()
+        },
+        faults: FaultPlan::single(FaultRule::new(
+            Fault::Latency { ms: latency_ms },
+            Some("/crm/v3/objects/contacts"),
+            Schedule::Always,
+        )),
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+fn config_for(sb: &Sandbox, dir: &Path, extra: &str, streams: &str) -> PathBuf {
+    write_config(
+        dir,
+        &hubspot_config(
+            &sb.hubspot_url(),
+            &format!("token = \"{}\"\n{streams}", sb.hubspot_token()),
+            extra,
+        ),
+    )
+}
+
+fn query_csv(cfg: &Path, sql: &str) -> String {
+    let out = revline().arg("--config").arg(cfg).args(["query", sql, "--format", "csv"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn lock_files(lake: &Path, source: &str) -> usize {
+    std::fs::read_dir(lake.join("_revline/locks").join(source)).map(|d| d.count()).unwrap_or(0)
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn overlapping_run_is_refused_and_a_killed_runs_lock_is_taken_over() {
+    let sb = slow_sandbox(3_000, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_for(&sb, dir.path(), "", "streams = [\"contacts\"]");
+    let lake = dir.path().join("lake");
+    let mut first = revline().arg("--config").arg(&cfg).arg("run").stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the first run's lock", 30, || lock_files(&lake, "hubspot") >= 1);
+
+    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let msg = text(&out);
+    assert!(msg.contains("source `hubspot` is being loaded by run"), "{msg}");
+    assert!(msg.contains("not starting an overlapping run"), "{msg}");
+    assert!(first.try_wait().unwrap().is_none(), "the first run is unaffected");
+
+    first.kill().unwrap(); // SIGKILL: the lock stays behind
+    first.wait().unwrap();
+    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("took over a stale lock left by an interrupted run"), "{}", text(&out));
+    assert_eq!(query_csv(&cfg, "SELECT COUNT(DISTINCT id) AS n FROM hubspot.contacts"), "n\n3000\n");
+}
+
+#[test]
+fn sigterm_commits_the_page_in_flight_and_the_next_run_resumes() {
+    let sb = slow_sandbox(3_000, 30);
+    let dir = tempfile::tempdir().unwrap();
+    // Commits only at the end (or on shutdown): nothing is committed before the signal.
+    let cfg = config_for(&sb, dir.path(), "[run]\ncommit_interval_secs = 3600\n", "streams = [\"contacts\"]");
+    let mut child = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a few pages", 30, || sb.stats().route("hubspot.contacts.list") >= 5);
+    signal(&child, "-TERM");
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("hubspot.contacts: stopped by shutdown, resume later"), "{err}");
+    let committed: u64 = query_csv(&cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(committed >= 500 && committed < 3_000, "committed {committed}");
+    assert_eq!(committed % 100, 0, "whole pages are committed");
+    let history = query_csv(&cfg, "SELECT status, records FROM _revline.runs");
+    assert_eq!(history, format!("status,records\ncancelled,{committed}\n"));
+
+    sb.reset_stats();
+    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sb.stats().records("hubspot.contacts.list"), 3_000 - committed, "resumed where it stopped");
+    assert_eq!(query_csv(&cfg, "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS r FROM hubspot.contacts"), "n,r\n3000,3000\n");
+}
+
+#[test]
+fn run_history_records_successes_and_failures() {
+    let sb = slow_sandbox(250, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_for(&sb, dir.path(), "", "");
+    assert!(revline().arg("--config").arg(&cfg).arg("run").status().unwrap().success());
+    // Same lake, rejected credentials.
+    let bad = write_config(dir.path(), &hubspot_config(&sb.hubspot_url(), "token = \"pat-wrong\"", ""));
+    let out = revline().arg("--config").arg(&bad).arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rows = query_csv(
+        &cfg,
+        "SELECT stream, status, records, api_requests > 0 AS called, error LIKE '%authentication failed (HTTP 401)%' AS auth \
+         FROM _revline.runs ORDER BY started_at, stream",
+    );
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 11, "{rows}");
+    let ok: Vec<&str> = lines[1..6].to_vec();
+    let mut ok_sorted = ok.clone();
+    ok_sorted.sort();
+    assert_eq!(
+        ok_sorted,
+        vec![
+            "companies,succeeded,40,true,",
+            "contacts,succeeded,250,true,",
+            "deal_pipelines,succeeded,7,true,",
+            "deals,succeeded,120,true,",
+            "owners,succeeded,5,true,",
+        ]
+    );
+    for l in &lines[6..] {
+        assert!(l.ends_with(",failed,0,true,true"), "{l}");
+    }
+    let out = revline().arg("--config").arg(&cfg).args(["runs", "--limit", "3"]).output().unwrap();
+    assert!(out.status.success());
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(t.matches("| failed ").count(), 3, "{t}");
+}
+
+#[test]
+fn backfill_touches_only_its_stream_and_state_reset_rereads() {
+    let sb = slow_sandbox(250, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_for(&sb, dir.path(), "", "");
+    assert!(revline().arg("--config").arg(&cfg).arg("run").status().unwrap().success());
+    let versions = |d: &Path| -> Vec<(String, usize)> {
+        ["companies", "contacts", "deal_pipelines", "deals", "owners"]
+            .iter()
+            .map(|t| {
+                let n = std::fs::read_dir(d.join("lake/hubspot").join(t).join("_delta_log"))
+                    .unwrap()
+                    .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+                    .count();
+                (t.to_string(), n)
+            })
+            .collect()
+    };
+    let before = versions(dir.path());
+    sb.world().write().touch_people(10);
+    sb.reset_stats();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--backfill-from", "2024-07-01", "--stream", "contacts"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let after = versions(dir.path());
+    for ((t, b), (_, a)) in before.iter().zip(&after) {
+        if t == "contacts" {
+            assert_eq!(*a, b + 1, "the backfill is one commit");
+        } else {
+            assert_eq!(a, b, "{t} untouched");
+        }
+    }
+    let stats = sb.stats();
+    let expected = {
+        let w = sb.world();
+        let since = chrono::DateTime::parse_from_rfc3339("2024-07-01T00:00:00Z").unwrap().timestamp_millis() - 30_000;
+        w.read().people().filter(|p| p.modified_ms >= since).count() as u64
+    };
+    assert_eq!(stats.records("hubspot.contacts.search"), expected);
+    assert_eq!(stats.route("hubspot.deals.list") + stats.route("hubspot.deals.search"), 0);
+    assert_eq!(
+        query_csv(&cfg, "SELECT kind, stream, mode FROM _revline.runs WHERE kind = 'backfill'"),
+        "kind,stream,mode\nbackfill,contacts,backfill\n"
+    );
+    assert_eq!(query_csv(&cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts"), "n\n250\n");
+
+    // Without --stream, a backfill is refused.
+    let out = revline().arg("--config").arg(&cfg).args(["run", "--backfill-from", "2024-07-01"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // Reset one stream's state: the next run reads it all again, the others stay incremental.
+    let out = revline().arg("--config").arg(&cfg).args(["state", "reset", "--source", "hubspot", "--stream", "deals"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("hubspot.deals: state cleared"), "{}", text(&out));
+    let shown = revline().arg("--config").arg(&cfg).args(["state", "show", "--source", "hubspot"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("hubspot.deals  version") && shown.contains("\n  null"), "{shown}");
+    sb.reset_stats();
+    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("hubspot.deals: 120 records (incremental)"), "{}", text(&out));
+    assert_eq!(sb.stats().records("hubspot.deals.list"), 120, "deals re-read in full");
+    assert_eq!(sb.stats().route("hubspot.contacts.list"), 0, "contacts stayed incremental");
+    assert_eq!(
+        query_csv(&cfg, "SELECT COUNT(*) AS n FROM _revline.runs WHERE kind = 'state_reset' AND stream = 'deals'"),
+        "n\n1\n"
+    );
+}
+
+#[test]
+fn serve_runs_on_schedule_exposes_metrics_and_stops_on_sigterm() {
+    let sb = slow_sandbox(150, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_for(
+        &sb,
+        dir.path(),
+        "[pipeline]\nname = \"every-second\"\nschedule = \"*/2 * * * * *\"\n",
+        "streams = [\"contacts\", \"owners\"]",
+    );
+    let mut child = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["serve", "--metrics", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "serve exited early");
+        if let Some(rest) = line.trim().strip_prefix("revline: metrics at http://") {
+            break rest.trim_end_matches("/metrics").to_string();
+        }
+    };
+    let drain = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    let runs = |dir: &Path| -> usize {
+        let out = revline()
+            .arg("--config")
+            .arg(dir.join("revline.toml"))
+            .args(["query", "SELECT COUNT(DISTINCT run_id) FROM _revline.runs", "--format", "csv"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0)
+    };
+    wait_for("three scheduled runs", 60, || runs(dir.path()) >= 3);
+
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    assert!(body.contains("revline_runs_total{source=\"hubspot\",stream=\"contacts\",status=\"succeeded\"}"), "{body}");
+    assert!(body.contains("revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"owners\"}"), "{body}");
+
+    signal(&child, "-TERM");
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", drain.join().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let log = drain.join().unwrap();
+    assert!(log.contains("scheduler stopped"), "{log}");
+    assert_eq!(
+        query_csv(&cfg, "SELECT DISTINCT pipeline FROM _revline.runs"),
+        "pipeline\nevery-second\n"
+    );
+}
