@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod http;
 pub mod paginate;
 pub mod partition;
+pub mod report;
 pub mod rest;
 pub mod schema;
 pub mod secret;

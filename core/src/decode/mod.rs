@@ -5,6 +5,7 @@
 
 pub mod coerce;
 mod envelope;
+mod fill;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 pub use envelope::{Envelope, read_envelope};
+pub use fill::zero_nulls;
 
 use crate::error::{Error, ErrorKind};
 use crate::schema::{Column, ColumnType, StreamSchema};
@@ -124,6 +126,11 @@ pub struct DecodedPage {
 #[derive(Debug, Default)]
 struct FieldTree {
     children: HashMap<Box<str>, Node>,
+    /// `"0"`, `"1"`, … up to the largest array index among `children` (empty if none): a
+    /// path segment that is a decimal index selects that element of an array.
+    index_keys: Vec<Box<str>>,
+    /// Whether any child is a named (non-index) key.
+    has_named: bool,
 }
 
 #[derive(Debug)]
@@ -261,6 +268,19 @@ impl RecordDecoder {
 
 fn insert_path(tree: &mut FieldTree, path: &[String], idx: usize) -> Result<(), String> {
     let (head, rest) = path.split_first().ok_or("empty path")?;
+    if let Ok(i) = head.parse::<usize>()
+        && i.to_string() == *head
+    {
+        if i > 1_000 {
+            return Err(format!("array index {i} is too large"));
+        }
+        while tree.index_keys.len() <= i {
+            let k = tree.index_keys.len().to_string();
+            tree.index_keys.push(k.into_boxed_str());
+        }
+    } else {
+        tree.has_named = true;
+    }
     if rest.is_empty() {
         if tree.children.contains_key(head.as_str()) {
             return Err(format!("JSON key `{head}` is mapped twice"));
@@ -801,6 +821,49 @@ impl<'de> DeserializeSeed<'de> for BranchSeed<'_, '_> {
     }
 }
 
+/// The value of one declared node (a column or a branch), e.g. an array element.
+struct NodeSeed<'a, 'c> {
+    node: &'a Node,
+    state: &'a mut Builders<'c>,
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self.node {
+            Node::Branch(sub) => BranchSeed {
+                tree: sub,
+                state: self.state,
+            }
+            .deserialize(d),
+            Node::Leaf(idx) => {
+                let idx = *idx;
+                if !self.state.claim(idx) {
+                    <IgnoredAny as de::Deserialize>::deserialize(d)?;
+                    return Ok(());
+                }
+                match self.state.columns[idx].ty {
+                    ColumnType::Json => {
+                        let raw: &'de RawValue = de::Deserialize::deserialize(d)?;
+                        self.state.push_raw_json(idx, raw.get());
+                        Ok(())
+                    }
+                    ColumnType::StringList => ListSeed {
+                        idx,
+                        state: self.state,
+                    }
+                    .deserialize(d),
+                    _ => ScalarSeed {
+                        idx,
+                        state: self.state,
+                    }
+                    .deserialize(d),
+                }
+            }
+        }
+    }
+}
+
 struct BranchVisitor<'a, 'c> {
     tree: &'a FieldTree,
     state: &'a mut Builders<'c>,
@@ -836,7 +899,13 @@ impl<'de> Visitor<'de> for BranchVisitor<'_, '_> {
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if !self.tree.has_named {
+            // Only array elements were declared under this key.
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            self.mismatch("{object}".into());
+            return Ok(());
+        }
         ObjectVisitor {
             tree: self.tree,
             state: self.state,
@@ -845,9 +914,33 @@ impl<'de> Visitor<'de> for BranchVisitor<'_, '_> {
         .visit_map(map)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        self.mismatch("[array]".into());
-        Ok(())
+        if self.tree.index_keys.is_empty() {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            self.mismatch("[array]".into());
+            return Ok(());
+        }
+        // Columns declared by array index (`["dimensionValues", "0", "value"]`).
+        let mut i = 0usize;
+        loop {
+            let node = self
+                .tree
+                .index_keys
+                .get(i)
+                .and_then(|k| self.tree.children.get(k));
+            let more = match node {
+                None => seq.next_element::<IgnoredAny>()?.is_some(),
+                Some(node) => seq
+                    .next_element_seed(NodeSeed {
+                        node,
+                        state: self.state,
+                    })?
+                    .is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
         self.mismatch(v.to_string());

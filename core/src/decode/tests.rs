@@ -317,3 +317,57 @@ fn envelope_counts_records_and_keeps_last() {
         Err(DecodeError::Malformed(_))
     ));
 }
+
+#[test]
+fn array_index_paths_select_elements_positionally() {
+    // GA4-style rows: values by position, described by headers.
+    let schema = StreamSchema::new(vec![
+        Column::nested(&["dimensionValues", "0", "value"], T::Date).named("date"),
+        Column::nested(&["dimensionValues", "2", "value"], T::Utf8).named("medium"),
+        Column::nested(&["metricValues", "0", "value"], T::Int64).named("sessions"),
+        Column::nested(
+            &["metricValues", "1", "value"],
+            T::Decimal {
+                precision: 18,
+                scale: 2,
+            },
+        )
+        .named("revenue"),
+        Column::nested(&["pivotValues", "0"], T::Utf8).named("pivot"),
+        Column::nested(&["tags", "1"], T::Json).named("second_tag"),
+    ])
+    .unwrap();
+    let body = r#"{"rows":[
+      {"dimensionValues":[{"value":"20240501"},{"value":"google"},{"value":"cpc"}],
+       "metricValues":[{"value":"1843"},{"value":"4821.5"},{"value":"9"}],
+       "pivotValues":["urn:li:sponsoredCampaign:1"],"tags":["a",{"b":1}]},
+      {"dimensionValues":[{"value":"20240502"}],"metricValues":[],"pivotValues":[]},
+      {"dimensionValues":{"value":"x"}}
+    ],"rowCount":3}"#;
+    let d = RecordDecoder::new(&schema, &["rows"], &[], BadValuePolicy::Null).unwrap();
+    let page = d.decode(body.as_bytes()).unwrap();
+    let b = &page.batch;
+    assert_eq!(b.num_rows(), 3);
+    let date = b.column(0).as_any().downcast_ref::<Date32Array>().unwrap();
+    assert_eq!(date.value(0), 19844); // 2024-05-01
+    assert_eq!(date.value(1), 19845);
+    let medium = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(medium.value(0), "cpc");
+    assert!(medium.is_null(1), "short arrays leave later columns null");
+    let sessions = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(sessions.value(0), 1843);
+    assert!(sessions.is_null(1));
+    let revenue = b
+        .column(3)
+        .as_any()
+        .downcast_ref::<Decimal128Array>()
+        .unwrap();
+    assert_eq!(revenue.value(0), 482_150);
+    let pivot = b.column(4).as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(pivot.value(0), "urn:li:sponsoredCampaign:1");
+    let tag = b.column(5).as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(tag.value(0), r#"{"b":1}"#);
+    // An object where an array was indexed is a bad value (nulled and counted here).
+    assert!(date.is_null(2));
+    assert_eq!(page.nulled_count, 2);
+}

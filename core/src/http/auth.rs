@@ -1,10 +1,15 @@
 //! Authentication schemes: bearer token, API key in a header or the query, basic auth,
-//! and OAuth2 (refresh-token and client-credentials grants) with a cached access token.
+//! and OAuth2 (refresh-token, client-credentials and JWT-bearer / service-account grants)
+//! with a cached access token.
+
+pub mod jwt;
 
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
+
+pub use jwt::{JwtBearer, ServiceAccountKey};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
@@ -55,8 +60,10 @@ impl Auth {
             }
             Auth::OAuth2(o) => {
                 let mut v = vec![o.client_secret.clone()];
-                if let OAuth2Grant::RefreshToken { refresh_token } = &o.grant {
-                    v.push(refresh_token.clone());
+                match &o.grant {
+                    OAuth2Grant::RefreshToken { refresh_token } => v.push(refresh_token.clone()),
+                    OAuth2Grant::JwtBearer(j) => v.push(j.private_key().clone()),
+                    OAuth2Grant::ClientCredentials => {}
                 }
                 v
             }
@@ -87,6 +94,10 @@ pub enum OAuth2Grant {
     },
     /// `grant_type=client_credentials`.
     ClientCredentials,
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523): a JWT signed with
+    /// a service account's RSA key is exchanged for an access token (Google service accounts;
+    /// see [`ServiceAccountKey`]). No client secret is sent.
+    JwtBearer(Box<JwtBearer>),
 }
 
 /// An OAuth2 client: token endpoint, client credentials, grant, and the cached access token.
@@ -166,16 +177,25 @@ impl OAuth2 {
     }
 
     async fn fetch(&self, http: &reqwest::Client) -> Result<CachedToken> {
-        let mut form: Vec<(&str, &str)> = vec![
-            ("client_id", &self.client_id),
-            ("client_secret", self.client_secret.expose()),
-        ];
+        let assertion;
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(4);
         match &self.grant {
             OAuth2Grant::RefreshToken { refresh_token } => {
+                form.push(("client_id", &self.client_id));
+                form.push(("client_secret", self.client_secret.expose()));
                 form.push(("grant_type", "refresh_token"));
                 form.push(("refresh_token", refresh_token.expose()));
             }
-            OAuth2Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            OAuth2Grant::ClientCredentials => {
+                form.push(("client_id", &self.client_id));
+                form.push(("client_secret", self.client_secret.expose()));
+                form.push(("grant_type", "client_credentials"));
+            }
+            OAuth2Grant::JwtBearer(j) => {
+                assertion = j.assertion(&self.token_url, std::time::SystemTime::now())?;
+                form.push(("grant_type", jwt::JWT_BEARER_GRANT_TYPE));
+                form.push(("assertion", &assertion));
+            }
         }
         let body = form
             .iter()
@@ -214,9 +234,16 @@ impl OAuth2 {
                     Some(format!("{e}{d}"))
                 })
                 .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+            let check = match &self.grant {
+                OAuth2Grant::JwtBearer(_) => {
+                    "check the service-account key (client_email, private_key) and that the account is enabled"
+                }
+                OAuth2Grant::ClientCredentials => "check the client id and secret",
+                OAuth2Grant::RefreshToken { .. } => "check the client id, secret and refresh token",
+            };
             return Err(Error::new(
                 ErrorKind::Auth,
-                format!("OAuth2 token refresh was refused ({detail}); check the client id, secret and refresh token"),
+                format!("OAuth2 token refresh was refused ({detail}); {check}"),
             )
             .with_context("status", status.as_u16()));
         }

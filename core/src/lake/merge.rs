@@ -13,6 +13,7 @@ use object_store::ObjectStoreExt;
 
 use super::{CommitOutcome, lake_error};
 use crate::error::{Error, Result};
+use crate::schema::EXTRACTED_AT_COLUMN as EXTRACTED_AT;
 
 /// Quotes an identifier for DataFusion SQL.
 pub fn quote(ident: &str) -> String {
@@ -50,9 +51,19 @@ pub(super) async fn merge_files(
         .map_err(|e| lake_error("cannot stage", name, e))?;
     let cols: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
     let partition = keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", ");
-    let order = match cursor {
-        Some(c) => format!("{} DESC NULLS LAST", quote(c)),
-        None => "1".to_string(),
+    // Within one commit the latest cursor wins; among equal cursors, the latest extraction
+    // (a restated report row re-read later in the same run).
+    let mut order_by = Vec::new();
+    if let Some(c) = cursor {
+        order_by.push(format!("{} DESC NULLS LAST", quote(c)));
+    }
+    if schema.field_with_name(EXTRACTED_AT).is_ok() {
+        order_by.push(format!("{} DESC NULLS LAST", quote(EXTRACTED_AT)));
+    }
+    let order = if order_by.is_empty() {
+        "1".to_string()
+    } else {
+        order_by.join(", ")
     };
     let sql = format!(
         "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS __rn FROM staged) WHERE __rn = 1",
@@ -71,6 +82,20 @@ pub(super) async fn merge_files(
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let update_names = names.clone();
     let cursor_owned = cursor.map(|c| c.to_string());
+    // At an equal cursor, a row whose values changed replaces the stored one: daily reports
+    // are restated (late conversions) without their date, the cursor, moving.
+    let changed = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != EXTRACTED_AT && !f.data_type().is_nested())
+        .map(|f| {
+            format!(
+                "(source.{q} IS DISTINCT FROM target.{q})",
+                q = quote(f.name())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
     let (table, metrics) = table
         .merge(source, predicate.as_str())
         .with_source_alias("source")
@@ -79,10 +104,16 @@ pub(super) async fn merge_files(
         .when_matched_update(move |mut u| {
             if let Some(c) = &cursor_owned {
                 let q = quote(c);
-                // Only a strictly newer version replaces a row: re-reading unchanged rows
-                // (look-back windows, retried pages) rewrites nothing.
+                // A newer version replaces a row, and so does a changed row at the same
+                // cursor (a restated day); re-reading unchanged rows (look-back windows,
+                // retried pages) rewrites nothing, and an older version never wins.
+                let same_but_changed = if changed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" OR (source.{q} = target.{q} AND ({changed}))")
+                };
                 u = u.predicate(format!(
-                    "source.{q} > target.{q} OR target.{q} IS NULL OR source.{q} IS NULL"
+                    "source.{q} > target.{q} OR target.{q} IS NULL OR source.{q} IS NULL{same_but_changed}"
                 ));
             }
             for n in &update_names {

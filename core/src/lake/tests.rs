@@ -188,6 +188,36 @@ async fn merge_upserts_on_key_and_latest_cursor_wins() {
 }
 
 #[tokio::test]
+async fn merge_replaces_a_changed_row_at_an_equal_cursor() {
+    // Daily reports: a restated day keeps its date (the cursor) but its values change.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let mut w = writer(&lake, WriteMode::Append).await;
+    w.write(batch(&[("a", 1, 10), ("b", 2, 20), ("c", 3, 30)]))
+        .await
+        .unwrap();
+    w.commit(&serde_json::json!("s1")).await.unwrap();
+
+    let mut w = writer(&lake, merge_mode()).await;
+    // a: same cursor, new value (replaced); b: same cursor, same value; c: older (ignored).
+    w.write(batch(&[("a", 5, 10), ("b", 2, 20), ("c", 9, 5)]))
+        .await
+        .unwrap();
+    w.commit(&serde_json::json!("s2")).await.unwrap();
+    assert_eq!(
+        rows(&lake, "src/things").await,
+        "+----+---+\n| id | n |\n+----+---+\n| a  | 5 |\n| b  | 2 |\n| c  | 3 |\n+----+---+"
+    );
+
+    // Re-reading unchanged rows at the same cursor rewrites no file.
+    let mut w = writer(&lake, merge_mode()).await;
+    w.write(batch(&[("a", 5, 10), ("b", 2, 20)])).await.unwrap();
+    let outcome = w.commit(&serde_json::json!("s3")).await.unwrap();
+    assert_eq!(outcome.files_added, 0, "{outcome:?}");
+    assert_eq!(outcome.files_removed, 0, "{outcome:?}");
+}
+
+#[tokio::test]
 async fn uncommitted_writes_are_invisible_and_state_does_not_move() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
