@@ -296,3 +296,31 @@ fn serve_runs_on_schedule_exposes_metrics_and_stops_on_sigterm() {
         "pipeline\nevery-second\n"
     );
 }
+
+#[test]
+fn json_log_lines_of_a_run_carry_run_id_source_and_stream() {
+    let sb = slow_sandbox(150, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_for(&sb, dir.path(), "", "streams = [\"contacts\", \"owners\"]");
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--log-format", "json", "-v", "run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut stream_lines = 0;
+    for line in stderr.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(spans) = v.get("spans").and_then(|s| s.as_array()) else { continue };
+        let field = |k: &str| spans.iter().find_map(|s| s.get(k).and_then(|x| x.as_str()).map(str::to_string));
+        assert!(field("run_id").is_some_and(|r| !r.is_empty()), "{line}");
+        if spans.iter().any(|s| s.get("name").and_then(|n| n.as_str()) == Some("stream")) {
+            stream_lines += 1;
+            assert_eq!(field("source").as_deref(), Some("hubspot"), "{line}");
+            assert!(matches!(field("stream").as_deref(), Some("contacts" | "owners")), "{line}");
+        }
+    }
+    assert!(stream_lines >= 4, "expected per-stream log lines, got {stream_lines}:\n{stderr}");
+}
