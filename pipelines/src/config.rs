@@ -102,6 +102,31 @@ impl Default for PipelineConfig {
     }
 }
 
+/// `[models]`: the SQL models.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Run the models bundled with Revline (`sql/`), default true.
+    pub bundled: bool,
+    /// Extra folders of `.sql` models (relative to this file).
+    pub paths: Vec<String>,
+    /// Models built at the same time (default 2).
+    pub concurrency: usize,
+    /// `revline run` builds the models after loading (default true).
+    pub run_after_load: bool,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            bundled: true,
+            paths: Vec::new(),
+            concurrency: 2,
+            run_after_load: true,
+        }
+    }
+}
+
 /// Parses a cron expression (5 or 6 fields).
 pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
     croner::parser::CronParser::builder()
@@ -174,6 +199,8 @@ pub struct Config {
     pub run: RunConfig,
     /// Pipeline name and schedule.
     pub pipeline: PipelineConfig,
+    /// SQL models.
+    pub models: ModelsConfig,
     /// Sources by name.
     pub sources: BTreeMap<String, SourceConfig>,
 }
@@ -348,10 +375,10 @@ impl Config {
             }
         })?;
         for key in root.keys() {
-            if !["lake", "run", "pipeline", "sources"].contains(&key.as_str()) {
+            if !["lake", "run", "pipeline", "models", "sources"].contains(&key.as_str()) {
                 return Err(doc.err(
                     Some(key),
-                    "unknown section (expected `lake`, `run`, `pipeline` or `sources`)",
+                    "unknown section (expected `lake`, `run`, `pipeline`, `models` or `sources`)",
                 ));
             }
         }
@@ -396,12 +423,31 @@ impl Config {
         if let Some(expr) = &pipeline.schedule {
             parse_cron(expr).map_err(|r| doc.err(Some("pipeline.schedule"), r))?;
         }
-        pipeline
-            .timezone
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| doc.err(Some("pipeline.timezone"), format!("`{}` is not an IANA time zone (e.g. `Europe/Berlin`)", pipeline.timezone)))?;
+        pipeline.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            doc.err(
+                Some("pipeline.timezone"),
+                format!(
+                    "`{}` is not an IANA time zone (e.g. `Europe/Berlin`)",
+                    pipeline.timezone
+                ),
+            )
+        })?;
         if pipeline.lock_stale_secs < 5 {
             return Err(doc.err(Some("pipeline.lock_stale_secs"), "must be at least 5"));
+        }
+
+        let mut models: ModelsConfig = match root.remove("models") {
+            Some(v) => section(&doc, "models", v)?,
+            None => ModelsConfig::default(),
+        };
+        let base_dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        for p in models.paths.iter_mut() {
+            if Path::new(p.as_str()).is_relative() {
+                *p = base_dir.join(p.as_str()).to_string_lossy().to_string();
+            }
         }
 
         let mut sources = BTreeMap::new();
@@ -442,6 +488,17 @@ impl Config {
                 ));
             }
             let common: CommonSource = section(&doc, &key, toml::Value::Table(common_table))?;
+            if let Some(other) = registry::find(&name)
+                && other.name() != common.connector
+            {
+                return Err(doc.err(
+                    Some(&key),
+                    format!(
+                        "source name `{name}` is the name of another connector; `{name}.<stream>` is reserved for \
+                         the union of `{name}` sources"
+                    ),
+                ));
+            }
             let factory = registry::find(&common.connector).ok_or_else(|| {
                 doc.err(
                     Some(&format!("{key}.connector")),
@@ -516,6 +573,7 @@ impl Config {
             lake,
             run,
             pipeline,
+            models,
             sources,
         })
     }
@@ -727,10 +785,17 @@ per_seconds = 10
         assert_eq!(ok.pipeline.schedule.as_deref(), Some("0 */6 * * *"));
         let err = parse(&format!("{GOOD}\n[pipeline]\nschedule = \"every hour\"\n")).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("pipeline.schedule"));
-        assert!(err.reason.contains("`every hour` is not a cron expression"), "{err}");
-        let err = parse(&format!("{GOOD}\n[pipeline]\ntimezone = \"Mars/Olympus\"\n")).unwrap_err();
+        assert!(
+            err.reason.contains("`every hour` is not a cron expression"),
+            "{err}"
+        );
+        let err = parse(&format!(
+            "{GOOD}\n[pipeline]\ntimezone = \"Mars/Olympus\"\n"
+        ))
+        .unwrap_err();
         assert!(err.reason.contains("not an IANA time zone"), "{err}");
-        let err = parse(&GOOD.replace("streams = [", "schedule = \"61 * * * *\"\nstreams = [")).unwrap_err();
+        let err = parse(&GOOD.replace("streams = [", "schedule = \"61 * * * *\"\nstreams = ["))
+            .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("sources.hubspot.schedule"));
     }
 

@@ -94,6 +94,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
     let mut counts = Vec::new();
     for (source, stream) in lake.list_tables()? {
         let n = query(
+            &config,
             &lake,
             &format!("SELECT COUNT(*) AS n FROM {source}.{stream}"),
         )
@@ -104,8 +105,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         counts.push(format!("{:<36} {rows:>8}", format!("{source}.{stream}")));
     }
     writeln!(summary, "Tables (rows):\n  {}", counts.join("\n  "))?;
-    let funnel = query(
-        &lake,
+    let funnel = query(&config, &lake,
         "SELECT lifecyclestage, COUNT(*) AS contacts FROM hubspot.contacts GROUP BY 1 ORDER BY 2 DESC",
     )
     .await?;
@@ -115,6 +115,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         render(&funnel, OutputFormat::Table)?
     )?;
     let pipeline = query(
+        &config,
         &lake,
         "SELECT p.stage_label AS stage, COUNT(*) AS deals, CAST(SUM(d.amount) AS BIGINT) AS amount
          FROM hubspot.deals d JOIN hubspot.deal_pipelines p

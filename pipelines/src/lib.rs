@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod history;
 pub mod metrics;
+pub mod models;
 pub mod progress;
 pub mod query;
 pub mod registry;

@@ -82,6 +82,14 @@ enum Command {
         #[arg(long)]
         metrics: Option<std::net::SocketAddr>,
     },
+    /// Build the SQL models (all, or `--select a,b+` where `+` adds descendants).
+    Models {
+        /// Models to build; `name+` includes every model downstream of it.
+        #[arg(long, value_delimiter = ',')]
+        select: Vec<String>,
+    },
+    /// Run the data tests of the built models (column tests and `sql/tests/*.sql`).
+    Test,
     /// Show the most recent runs from `_revline.runs`.
     Runs {
         /// How many rows.
@@ -235,15 +243,48 @@ fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 /// First SIGINT/SIGTERM: finish the page in flight, commit, stop. Second: exit at once.
 async fn graceful_on_signals(cancel: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return;
     };
     tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-    eprintln!("revline: shutting down: finishing the pages in flight and committing (signal again to abort)");
+    eprintln!(
+        "revline: shutting down: finishing the pages in flight and committing (signal again to abort)"
+    );
     cancel.cancel();
     tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-    eprintln!("revline: aborted; uncommitted pages are discarded, committed data and state are intact");
+    eprintln!(
+        "revline: aborted; uncommitted pages are discarded, committed data and state are intact"
+    );
     std::process::exit(130);
+}
+
+async fn run_models_and_report(config: &Config, select: &[String]) -> i32 {
+    let run_id = runner::new_run_id();
+    match revline::models::run_models(config, select, &run_id).await {
+        Ok(reports) => {
+            for r in &reports {
+                match r.status.as_str() {
+                    "succeeded" => {
+                        eprintln!("model {}: {} rows, {:.2}s", r.name, r.rows, r.seconds)
+                    }
+                    status => eprintln!(
+                        "model {}: {status}: {}",
+                        r.name,
+                        r.error.as_deref().unwrap_or_default()
+                    ),
+                }
+            }
+            if reports.iter().all(|r| r.status == "succeeded") {
+                exit::SUCCESS
+            } else {
+                exit::FAILURE
+            }
+        }
+        Err(e) => fail(&e, code_for(&e)),
+    }
 }
 
 fn code_for(e: &Error) -> i32 {
@@ -328,7 +369,7 @@ async fn dispatch(cli: Cli) -> i32 {
                             src.http.throttled
                         );
                     }
-                    if report.succeeded() {
+                    let load_code = if report.succeeded() {
                         exit::SUCCESS
                     } else if report.partial() {
                         exit::PARTIAL
@@ -336,7 +377,19 @@ async fn dispatch(cli: Cli) -> i32 {
                         exit::BAD_CONFIG
                     } else {
                         exit::FAILURE
+                    };
+                    // Then the models, on whatever the load committed (not after a failure).
+                    if config.models.run_after_load
+                        && load_code != exit::FAILURE
+                        && load_code != exit::BAD_CONFIG
+                        && opts.backfill_from.is_none()
+                    {
+                        let code = run_models_and_report(&config, &[]).await;
+                        if code != exit::SUCCESS {
+                            return code;
+                        }
                     }
+                    load_code
                 }
                 Err(e) => fail(&e, code_for(&e)),
             }
@@ -348,7 +401,7 @@ async fn dispatch(cli: Cli) -> i32 {
             };
             let result = async {
                 let lake = Lake::open(&config.lake.path)?;
-                let batches = query::query(&lake, &sql).await?;
+                let batches = query::query(&config, &lake, &sql).await?;
                 query::render(&batches, format)
             }
             .await;
@@ -370,16 +423,20 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(l) => l,
                 Err(e) => return fail(&e, code_for(&e)),
             };
-            let last_runs = match revline::serve::last_runs(&lake).await {
+            let last_runs = match revline::serve::last_runs(&config, &lake).await {
                 Ok(r) => r,
                 Err(e) => return fail(&e, code_for(&e)),
             };
             let shutdown = CancellationToken::new();
             let registry = Arc::new(revline::metrics::Metrics::default());
             if let Some(addr) = metrics {
-                match revline::metrics::serve_metrics(addr, registry.clone(), shutdown.clone()).await {
+                match revline::metrics::serve_metrics(addr, registry.clone(), shutdown.clone())
+                    .await
+                {
                     Ok(bound) => eprintln!("revline: metrics at http://{bound}/metrics"),
-                    Err(e) => return fail(&format!("cannot listen on {addr}: {e}"), exit::BAD_CONFIG),
+                    Err(e) => {
+                        return fail(&format!("cannot listen on {addr}: {e}"), exit::BAD_CONFIG);
+                    }
                 }
             }
             for j in &jobs {
@@ -410,6 +467,39 @@ async fn dispatch(cli: Cli) -> i32 {
             eprintln!("revline: scheduler stopped");
             exit::SUCCESS
         }
+        Command::Models { select } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run_models_and_report(&config, &select).await
+        }
+        Command::Test => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match revline::models::run_data_tests(&config).await {
+                Ok(results) => {
+                    let failed: Vec<_> = results.iter().filter(|r| !r.passed()).collect();
+                    for f in &failed {
+                        eprintln!("{}", revline::models::tests::describe_failure(f));
+                    }
+                    eprintln!(
+                        "{} tests, {} passed, {} failed",
+                        results.len(),
+                        results.len() - failed.len(),
+                        failed.len()
+                    );
+                    if failed.is_empty() {
+                        exit::SUCCESS
+                    } else {
+                        exit::FAILURE
+                    }
+                }
+                Err(e) => fail(&e, code_for(&e)),
+            }
+        }
         Command::Runs { limit } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
@@ -425,7 +515,7 @@ async fn dispatch(cli: Cli) -> i32 {
                      started_at, round(CAST(finished_at - started_at AS DOUBLE) / 1000000, 1) AS seconds, error \
                      FROM _revline.runs ORDER BY started_at DESC, source, stream LIMIT {limit}"
                 );
-                let batches = query::query(&lake, &sql).await?;
+                let batches = query::query(&config, &lake, &sql).await?;
                 query::render(&batches, OutputFormat::Table)
             }
             .await;
@@ -472,7 +562,9 @@ async fn dispatch(cli: Cli) -> i32 {
                     match revline::state::reset(&config, &source, stream.as_deref()).await {
                         Ok(done) => {
                             for (t, v) in &done {
-                                println!("{source}.{t}: state cleared (table version {v}); the next run re-reads it");
+                                println!(
+                                    "{source}.{t}: state cleared (table version {v}); the next run re-reads it"
+                                );
                             }
                             exit::SUCCESS
                         }

@@ -1,11 +1,10 @@
 //! `revline query`: DataFusion over the lake, every table registered as `<source>.<stream>`.
 
-use std::sync::Arc;
-
 use arrow::record_batch::RecordBatch;
-use datafusion::catalog::MemorySchemaProvider;
-use datafusion::prelude::{SessionConfig, SessionContext};
-use revline_core::lake::{Lake, register};
+use datafusion::prelude::SessionContext;
+use revline_core::lake::Lake;
+
+use crate::config::Config;
 use revline_core::{Error, ErrorKind};
 
 /// Output formats of `revline query`.
@@ -19,28 +18,15 @@ pub enum OutputFormat {
     Json,
 }
 
-/// A session with every lake table registered as `<source>.<stream>`.
-pub async fn session(lake: &Lake) -> Result<SessionContext, Error> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
-    let catalog = ctx
-        .catalog("datafusion")
-        .ok_or_else(|| Error::internal("the default catalog is missing"))?;
-    for (source, stream) in lake.list_tables()? {
-        if catalog.schema(&source).is_none() {
-            catalog
-                .register_schema(&source, Arc::new(MemorySchemaProvider::new()))
-                .map_err(|e| Error::internal("cannot register a schema").with_source(e))?;
-        }
-        if let Some(table) = lake.load(&format!("{source}/{stream}")).await? {
-            register(&ctx, &format!("{source}.{stream}"), &table).await?;
-        }
-    }
-    Ok(ctx)
+/// A session over the lake: `<source>.<stream>`, `<connector>.<stream>` unions, `_revline.runs`
+/// and the built models (see [`crate::models::catalog`]).
+pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext, Error> {
+    crate::models::catalog::session(config, lake).await
 }
 
 /// Runs `sql` and returns the result batches.
-pub async fn query(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>, Error> {
-    let ctx = session(lake).await?;
+pub async fn query(config: &Config, lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>, Error> {
+    let ctx = session(config, lake).await?;
     let df = ctx.sql(sql).await.map_err(|e| sql_error(e, sql))?;
     df.collect().await.map_err(|e| sql_error(e, sql))
 }

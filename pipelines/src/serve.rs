@@ -115,11 +115,10 @@ impl Job {
 /// The jobs of a config: the pipeline schedule (for sources without their own) and one per
 /// source with a `schedule`.
 pub fn jobs(config: &Config) -> Result<Vec<Job>> {
-    let tz: Tz = config
-        .pipeline
-        .timezone
-        .parse()
-        .map_err(|_| Error::config(format!("unknown time zone `{}`", config.pipeline.timezone)))?;
+    let tz: Tz =
+        config.pipeline.timezone.parse().map_err(|_| {
+            Error::config(format!("unknown time zone `{}`", config.pipeline.timezone))
+        })?;
     let mut out = Vec::new();
     let unscheduled: Vec<String> = config
         .sources
@@ -184,13 +183,12 @@ impl JobRunner for ConfigRunner {
 }
 
 /// When each source last started a load, from `_revline.runs`.
-pub async fn last_runs(lake: &Lake) -> Result<BTreeMap<String, DateTime<Utc>>> {
+pub async fn last_runs(config: &Config, lake: &Lake) -> Result<BTreeMap<String, DateTime<Utc>>> {
     let mut out = BTreeMap::new();
     if lake.load("_revline/runs").await?.is_none() {
         return Ok(out);
     }
-    let batches = crate::query::query(
-        lake,
+    let batches = crate::query::query(config, lake,
         "SELECT source, max(started_at) AS last FROM _revline.runs WHERE kind = 'load' GROUP BY source",
     )
     .await?;
@@ -235,7 +233,9 @@ pub async fn serve(
         let metrics = metrics.clone();
         let shutdown = shutdown.clone();
         let opts = opts.clone();
-        tasks.push(tokio::spawn(async move { job_loop(job, clock, runner, metrics, opts, shutdown).await }));
+        tasks.push(tokio::spawn(async move {
+            job_loop(job, clock, runner, metrics, opts, shutdown).await
+        }));
     }
     for t in tasks {
         let _ = t.await;
@@ -253,7 +253,12 @@ async fn job_loop(
     // Missed-run catch-up: if the latest slot passed since this job's sources last ran (or they
     // never ran), run once now; the slots missed during downtime are not replayed one by one.
     let now = clock.now();
-    let last = job.sources.iter().filter_map(|s| opts.last_runs.get(s)).min().copied();
+    let last = job
+        .sources
+        .iter()
+        .filter_map(|s| opts.last_runs.get(s))
+        .min()
+        .copied();
     let missed = match (job.previous_at_or_before(now), last) {
         (Some(prev), Some(last)) => last < prev,
         (_, None) => true,
@@ -283,7 +288,10 @@ async fn job_loop(
         match result {
             Ok(report) => {
                 metrics.record(&report);
-                let failed = report.streams().filter(|s| s.status == StreamStatus::Failed).count();
+                let failed = report
+                    .streams()
+                    .filter(|s| s.status == StreamStatus::Failed)
+                    .count();
                 tracing::info!(job = %job.name, run_id = %report.run_id, records = report.records(), failed, "scheduled run finished");
             }
             Err(e) => {
@@ -332,14 +340,22 @@ mod tests {
             })
         }
         fn starts(&self) -> Vec<DateTime<Utc>> {
-            self.starts.lock().unwrap().iter().map(|(_, t)| *t).collect()
+            self.starts
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, t)| *t)
+                .collect()
         }
     }
 
     #[async_trait]
     impl JobRunner for FakeRunner {
         async fn run(&self, job: &Job, cancel: CancellationToken) -> Result<RunReport> {
-            self.starts.lock().unwrap().push((job.name.clone(), self.clock.now()));
+            self.starts
+                .lock()
+                .unwrap()
+                .push((job.name.clone(), self.clock.now()));
             let n = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_running.fetch_max(n, Ordering::SeqCst);
             if self.blocking.load(Ordering::SeqCst) {
@@ -414,9 +430,18 @@ mod tests {
     async fn runs_at_each_slot_of_its_cron() {
         let clock = TestClock::new(at(10, 30));
         let runner = FakeRunner::new(clock.clone(), false);
-        let (stop, handle) = start(vec![hourly(&["crm"])], clock.clone(), runner.clone(), &[("crm", at(10, 0))], Duration::ZERO);
+        let (stop, handle) = start(
+            vec![hourly(&["crm"])],
+            clock.clone(),
+            runner.clone(),
+            &[("crm", at(10, 0))],
+            Duration::ZERO,
+        );
         settle().await;
-        assert!(runner.starts().is_empty(), "10:00 already ran; nothing is due at 10:30");
+        assert!(
+            runner.starts().is_empty(),
+            "10:00 already ran; nothing is due at 10:30"
+        );
         clock.advance(chrono::Duration::minutes(30));
         until("the 11:00 run", || runner.starts().len() == 1).await;
         settle().await;
@@ -435,10 +460,20 @@ mod tests {
         let clock = TestClock::new(at(10, 30));
         let runner = FakeRunner::new(clock.clone(), false);
         // Down since 02:00: eight hourly slots were missed.
-        let (stop, handle) = start(vec![hourly(&["crm"])], clock.clone(), runner.clone(), &[("crm", at(2, 0))], Duration::ZERO);
+        let (stop, handle) = start(
+            vec![hourly(&["crm"])],
+            clock.clone(),
+            runner.clone(),
+            &[("crm", at(2, 0))],
+            Duration::ZERO,
+        );
         until("the catch-up run", || runner.starts().len() == 1).await;
         settle().await;
-        assert_eq!(runner.starts(), vec![at(10, 30)], "one catch-up run, not eight");
+        assert_eq!(
+            runner.starts(),
+            vec![at(10, 30)],
+            "one catch-up run, not eight"
+        );
         clock.advance(chrono::Duration::minutes(30));
         until("the 11:00 run", || runner.starts().len() == 2).await;
         stop.cancel();
@@ -449,7 +484,13 @@ mod tests {
     async fn a_job_never_overlaps_itself_and_builds_no_backlog() {
         let clock = TestClock::new(at(10, 59));
         let runner = FakeRunner::new(clock.clone(), true);
-        let (stop, handle) = start(vec![hourly(&["crm"])], clock.clone(), runner.clone(), &[("crm", at(10, 0))], Duration::ZERO);
+        let (stop, handle) = start(
+            vec![hourly(&["crm"])],
+            clock.clone(),
+            runner.clone(),
+            &[("crm", at(10, 0))],
+            Duration::ZERO,
+        );
         settle().await;
         clock.advance(chrono::Duration::minutes(1));
         until("the 11:00 run starts", || runner.starts().len() == 1).await;
@@ -462,7 +503,11 @@ mod tests {
         assert_eq!(runner.max_running.load(Ordering::SeqCst), 1);
         runner.gate.add_permits(1);
         settle().await;
-        assert_eq!(runner.starts().len(), 1, "no backlog of missed slots after a long run");
+        assert_eq!(
+            runner.starts().len(),
+            1,
+            "no backlog of missed slots after a long run"
+        );
         runner.blocking.store(false, Ordering::SeqCst);
         clock.advance(chrono::Duration::hours(1));
         until("the 15:00 run", || runner.starts().len() == 2).await;
@@ -498,11 +543,23 @@ mod tests {
     async fn shutdown_cancels_a_running_load_gracefully_and_returns() {
         let clock = TestClock::new(at(10, 30));
         let runner = FakeRunner::new(clock.clone(), true);
-        let (stop, handle) = start(vec![hourly(&["crm"])], clock.clone(), runner.clone(), &[], Duration::ZERO);
+        let (stop, handle) = start(
+            vec![hourly(&["crm"])],
+            clock.clone(),
+            runner.clone(),
+            &[],
+            Duration::ZERO,
+        );
         until("the first run starts", || runner.starts().len() == 1).await;
         stop.cancel();
-        tokio::time::timeout(Duration::from_secs(2), handle).await.expect("serve returns").unwrap();
-        assert!(runner.saw_cancel.load(Ordering::SeqCst), "the run was asked to stop");
+        tokio::time::timeout(Duration::from_secs(2), handle)
+            .await
+            .expect("serve returns")
+            .unwrap();
+        assert!(
+            runner.saw_cancel.load(Ordering::SeqCst),
+            "the run was asked to stop"
+        );
     }
 
     #[test]
@@ -513,13 +570,31 @@ mod tests {
         let config = Config::parse(std::path::Path::new("r.toml"), text, &|_| None).unwrap();
         let jobs = jobs(&config).unwrap();
         assert_eq!(jobs.len(), 2);
-        assert_eq!((jobs[0].name.as_str(), jobs[0].sources.clone()), ("pipeline", vec!["a".to_string()]));
-        assert_eq!((jobs[1].name.as_str(), jobs[1].sources.clone()), ("source:b", vec!["b".to_string()]));
+        assert_eq!(
+            (jobs[0].name.as_str(), jobs[0].sources.clone()),
+            ("pipeline", vec!["a".to_string()])
+        );
+        assert_eq!(
+            (jobs[1].name.as_str(), jobs[1].sources.clone()),
+            ("source:b", vec!["b".to_string()])
+        );
         // Schedules are read in the pipeline's time zone: 06:00 Berlin is 05:00 UTC in winter.
-        let next = jobs[0].next_after(Utc.with_ymd_and_hms(2026, 1, 10, 4, 0, 0).unwrap()).unwrap();
+        let next = jobs[0]
+            .next_after(Utc.with_ymd_and_hms(2026, 1, 10, 4, 0, 0).unwrap())
+            .unwrap();
         assert_eq!(next, Utc.with_ymd_and_hms(2026, 1, 10, 5, 0, 0).unwrap());
 
-        let none = Config::parse(std::path::Path::new("r.toml"), "[lake]\npath = \"l\"\n", &|_| None).unwrap();
-        assert!(super::jobs(&none).unwrap_err().to_string().contains("nothing to schedule"));
+        let none = Config::parse(
+            std::path::Path::new("r.toml"),
+            "[lake]\npath = \"l\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        assert!(
+            super::jobs(&none)
+                .unwrap_err()
+                .to_string()
+                .contains("nothing to schedule")
+        );
     }
 }

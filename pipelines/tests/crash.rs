@@ -22,7 +22,10 @@ fn commits(table: &Path) -> usize {
 
 async fn rows(lake_dir: &Path) -> Vec<String> {
     let lake = Lake::open(lake_dir.to_str().unwrap()).unwrap();
+    let config =
+        revline::config::Config::load(&lake_dir.parent().unwrap().join("revline.toml")).unwrap();
     let batches = revline::query::query(
+        &config,
         &lake,
         "SELECT * EXCLUDE (_extracted_at) FROM hubspot.contacts ORDER BY id",
     )

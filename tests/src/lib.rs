@@ -131,7 +131,7 @@ impl Harness {
 
     /// Runs SQL over the lake.
     pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
-        revline::query::query(&self.lake(), sql)
+        revline::query::query(&self.config(), &self.lake(), sql)
             .await
             .expect("query runs")
     }

@@ -81,42 +81,46 @@ impl ObjectType {
         }
     }
 
-    /// Declared core properties (the fallback when property metadata is unavailable).
-    pub fn core_properties(self) -> &'static [&'static str] {
+    /// Declared core properties with their usual HubSpot types. They type the declared schema
+    /// (the empty table SQL models see when HubSpot is not configured); when the portal's
+    /// property metadata is unavailable at run time they are loaded as text instead.
+    pub fn core_properties(self) -> &'static [(&'static str, ColumnType)] {
+        use ColumnType::{Float64, Int64, Timestamp, Utf8};
         match self {
             ObjectType::Contacts => &[
-                "email",
-                "firstname",
-                "lastname",
-                "lifecyclestage",
-                "createdate",
-                "lastmodifieddate",
-                "hs_object_id",
-                "hs_analytics_source",
-                "hs_analytics_source_data_1",
-                "hs_google_click_id",
-                "associatedcompanyid",
+                ("email", Utf8),
+                ("firstname", Utf8),
+                ("lastname", Utf8),
+                ("lifecyclestage", Utf8),
+                ("createdate", Timestamp),
+                ("lastmodifieddate", Timestamp),
+                ("hs_object_id", Int64),
+                ("hs_analytics_source", Utf8),
+                ("hs_analytics_source_data_1", Utf8),
+                ("hs_google_click_id", Utf8),
+                ("associatedcompanyid", Int64),
             ],
             ObjectType::Companies => &[
-                "name",
-                "domain",
-                "industry",
-                "annualrevenue",
-                "createdate",
-                "hs_lastmodifieddate",
-                "hs_object_id",
+                ("name", Utf8),
+                ("domain", Utf8),
+                ("industry", Utf8),
+                ("annualrevenue", Float64),
+                ("createdate", Timestamp),
+                ("hs_lastmodifieddate", Timestamp),
+                ("hs_object_id", Int64),
             ],
             ObjectType::Deals => &[
-                "dealname",
-                "amount",
-                "dealstage",
-                "pipeline",
-                "closedate",
-                "createdate",
-                "hs_lastmodifieddate",
-                "hs_object_id",
-                "hubspot_owner_id",
-                "hs_analytics_source",
+                ("dealname", Utf8),
+                ("amount", Float64),
+                ("dealstage", Utf8),
+                ("pipeline", Utf8),
+                ("closedate", Timestamp),
+                ("createdate", Timestamp),
+                ("hs_lastmodifieddate", Timestamp),
+                ("hs_object_id", Int64),
+                ("hubspot_owner_id", Utf8),
+                ("hs_analytics_source", Utf8),
+                ("associatedcompanyid", Int64),
             ],
         }
     }
@@ -150,7 +154,7 @@ pub fn descriptor(object: ObjectType, properties: Option<Vec<Column>>) -> Stream
             object
                 .core_properties()
                 .iter()
-                .map(|p| property_column(p, ColumnType::Utf8)),
+                .map(|(p, ty)| property_column(p, ty.clone())),
         ),
     }
     StreamDescriptor {
@@ -228,13 +232,18 @@ impl Stream for ObjectStream {
             }
             Err(e) => {
                 tracing::warn!(stream = object, error = %e, "property metadata unavailable; using the declared core properties as text");
-                let mut schema = self.descriptor.schema.clone();
-                if let Some(w) = wanted {
-                    let mut cols = base_columns();
-                    cols.extend(w.iter().map(|p| property_column(p, ColumnType::Utf8)));
-                    schema = StreamSchema::new(cols)?;
-                }
-                return Ok(schema);
+                let names: Vec<String> = match wanted {
+                    Some(w) => w.clone(),
+                    None => self
+                        .object
+                        .core_properties()
+                        .iter()
+                        .map(|(p, _)| p.to_string())
+                        .collect(),
+                };
+                let mut cols = base_columns();
+                cols.extend(names.iter().map(|p| property_column(p, ColumnType::Utf8)));
+                return StreamSchema::new(cols);
             }
         };
         let by_name: HashMap<&str, _> = defs.iter().map(|d| (d.name.as_str(), d)).collect();
@@ -465,7 +474,8 @@ impl Reader {
             start_date: self.start_date,
             max_url: self.max_url,
         };
-        let task = revline_core::task::spawn_scoped(async move { producer.produce(first, tx).await });
+        let task =
+            revline_core::task::spawn_scoped(async move { producer.produce(first, tx).await });
         let guard = AbortOnDrop(task);
         let mut consumer = self;
         futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {

@@ -21,7 +21,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType, Transaction};
+use deltalake::kernel::{Action, MetadataExt, StructType, Transaction};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -92,8 +92,9 @@ impl Lake {
         let dir = root
             .to_file_path()
             .map_err(|_| Error::lake(format!("lake root {root} is not a local folder")))?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-            .map_err(|e| Error::lake(format!("cannot open the lake folder {}", dir.display())).with_source(e))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+            Error::lake(format!("cannot open the lake folder {}", dir.display())).with_source(e)
+        })?;
         Ok(Lake {
             root,
             store: Arc::new(store),
@@ -215,6 +216,9 @@ pub async fn latest_meta(table: &DeltaTable) -> Result<Option<CommitMeta>> {
 pub enum WriteMode {
     /// The first commit replaces all existing rows; later commits of the same writer append.
     Replace,
+    /// Like [`WriteMode::Replace`], and the table's schema becomes exactly the writer's
+    /// (columns removed or retyped), in the same atomic commit. For derived tables (SQL models).
+    Rebuild,
     /// Rows are added.
     Append,
     /// Rows are merged on `keys`: a matching row is replaced when the new row's `cursor` is
@@ -275,6 +279,8 @@ pub struct TableWriter {
     pending_rows: u64,
     pending_bytes: usize,
     replaced: bool,
+    /// For [`WriteMode::Rebuild`]: the new schema, committed with the first data.
+    new_metadata: Option<deltalake::kernel::Metadata>,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -311,6 +317,9 @@ impl TableWriter {
     ) -> Result<Self> {
         let name = format!("{source}.{stream}");
         let rel = format!("{source}/{stream}");
+        if mode == WriteMode::Rebuild {
+            return Self::open_rebuild(lake, source, stream, schema, run_id, settings).await;
+        }
         let table = match lake.load(&rel).await? {
             Some(t) => match evolve_schema(t, &schema, &name).await {
                 // A full refresh rebuilds a table whose column types changed.
@@ -343,6 +352,55 @@ impl TableWriter {
             pending_rows: 0,
             pending_bytes: 0,
             replaced: false,
+            new_metadata: None,
+        })
+    }
+
+    async fn open_rebuild(
+        lake: &Lake,
+        source: &str,
+        stream: &str,
+        schema: SchemaRef,
+        run_id: &str,
+        settings: WriterSettings,
+    ) -> Result<Self> {
+        let name = format!("{source}.{stream}");
+        let rel = format!("{source}/{stream}");
+        let schema = normalize_schema(&schema);
+        let (table, new_metadata) = match lake.load(&rel).await? {
+            None => (create_table(lake, &rel, &schema, &name).await?, None),
+            Some(t) if arrow_schema_of(&t)?.fields() == schema.fields() => (t, None),
+            Some(t) => {
+                let kernel = kernel_schema(&schema, &name)?;
+                let meta = t
+                    .snapshot()
+                    .map_err(|e| lake_error("cannot read", &name, e))?
+                    .metadata()
+                    .clone()
+                    .with_schema(&kernel)
+                    .map_err(|e| lake_error("cannot change the schema of", &name, e))?;
+                (t, Some(meta))
+            }
+        };
+        let writer =
+            RecordBatchWriter::try_new(table.table_url().as_str(), schema.clone(), None, None)
+                .map_err(|e| lake_error("cannot start writing", &name, e))?
+                .with_target_file_size(settings.target_file_size)
+                .with_writer_properties(writer_properties(&settings));
+        Ok(TableWriter {
+            name,
+            source: source.to_string(),
+            stream: stream.to_string(),
+            run_id: run_id.to_string(),
+            table,
+            schema,
+            mode: WriteMode::Rebuild,
+            settings,
+            writer,
+            pending_rows: 0,
+            pending_bytes: 0,
+            replaced: false,
+            new_metadata,
         })
     }
 
@@ -428,8 +486,12 @@ impl TableWriter {
             Some(outcome) => outcome,
             None => {
                 let mode = self.mode.clone();
-                let replace = mode == WriteMode::Replace && !self.replaced;
-                let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 1);
+                let replace =
+                    matches!(mode, WriteMode::Replace | WriteMode::Rebuild) && !self.replaced;
+                let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + 2);
+                if let Some(meta) = self.new_metadata.take() {
+                    actions.push(Action::Metadata(meta));
+                }
                 let mut removed = 0;
                 if replace {
                     let snapshot = self
@@ -553,6 +615,34 @@ async fn next_txn(
         .map_err(|e| lake_error("cannot read the transaction log of", name, e))?
         .unwrap_or(0);
     Ok(Transaction::new(id, current + 1))
+}
+
+/// A schema Delta can store as is: `Utf8View`/`LargeUtf8` become `Utf8`, every timestamp
+/// becomes microseconds in UTC, and all fields are nullable.
+pub fn normalize_schema(schema: &SchemaRef) -> SchemaRef {
+    use arrow::datatypes::{DataType, Field, TimeUnit};
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                DataType::Timestamp(_, _) => {
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+                }
+                DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32 => DataType::Int64,
+                DataType::Float16 | DataType::Float32 => DataType::Float64,
+                other => other.clone(),
+            };
+            Field::new(f.name(), ty, true)
+        })
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new(fields))
 }
 
 /// The table's schema as Arrow.

@@ -351,3 +351,77 @@ async fn compaction_merges_small_files_and_keeps_state() {
     );
     assert!(rows(&lake, "src/things").await.contains("| k4 | 4 |"));
 }
+
+#[tokio::test]
+async fn rebuild_replaces_rows_and_schema_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let mut w = writer(&lake, WriteMode::Append).await;
+    w.write(batch(&[("a", 1, 10), ("b", 2, 20)])).await.unwrap();
+    w.commit(&serde_json::json!(1)).await.unwrap();
+    let before = lake
+        .load("src/things")
+        .await
+        .unwrap()
+        .unwrap()
+        .version()
+        .unwrap();
+
+    // The model's SQL changed: `n` is now text, `updated_at` is gone, `k` is new (Int32, Utf8View).
+    let new = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8View, false),
+        Field::new("n", DataType::Utf8, true),
+        Field::new("k", DataType::Int32, true),
+    ]));
+    let b = RecordBatch::try_new(
+        new.clone(),
+        vec![
+            Arc::new(arrow::array::StringViewArray::from(vec!["z"])),
+            Arc::new(StringArray::from(vec!["nine"])),
+            Arc::new(arrow::array::Int32Array::from(vec![7])),
+        ],
+    )
+    .unwrap();
+    let mut w = TableWriter::open(
+        &lake,
+        "src",
+        "things",
+        new,
+        WriteMode::Rebuild,
+        "r2",
+        WriterSettings::default(),
+    )
+    .await
+    .unwrap();
+    w.write(b).await.unwrap();
+    w.commit(&serde_json::json!(2)).await.unwrap();
+    let table = lake.load("src/things").await.unwrap().unwrap();
+    assert_eq!(table.version().unwrap(), before + 1, "one commit");
+    let schema = arrow_schema_of(&table).unwrap();
+    let cols: Vec<(String, String)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string()))
+        .collect();
+    assert_eq!(
+        cols,
+        vec![
+            ("id".to_string(), "Utf8".to_string()),
+            ("n".to_string(), "Utf8".to_string()),
+            ("k".to_string(), "Int64".to_string())
+        ]
+    );
+    let ctx = SessionContext::new();
+    register(&ctx, "t", &table).await.unwrap();
+    let out = ctx
+        .sql("SELECT * FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        pretty_format_batches(&out).unwrap().to_string(),
+        "+----+------+---+\n| id | n    | k |\n+----+------+---+\n| z  | nine | 7 |\n+----+------+---+"
+    );
+}

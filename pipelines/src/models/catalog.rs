@@ -1,0 +1,209 @@
+//! The SQL catalog every query and model sees:
+//! - `<source>.<stream>`: each configured source's own tables;
+//! - `<connector>.<stream>`: the union of every configured source of that connector, with the
+//!   declared columns first (absent ones are null) and `_source` naming the instance; a
+//!   connector that is not configured (or a stream never loaded) is an empty table with the
+//!   declared schema, so models run on whatever subset of sources a company uses;
+//! - `_revline.runs`; and every built model by its bare name (also `models.<name>`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema};
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::common::TableReference;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{Expr, cast, lit};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use deltalake::DeltaTable;
+use revline_core::lake::Lake;
+use revline_core::schema::with_system_columns;
+use revline_core::{Error, Result};
+
+use super::{KnownTables, MODELS_SCHEMA};
+use crate::config::Config;
+use crate::history::SYSTEM_SCHEMA;
+use crate::registry;
+
+fn df_err(what: &str) -> impl Fn(datafusion::error::DataFusionError) -> Error + '_ {
+    move |e| Error::internal(format!("{what}: {e}"))
+}
+
+/// Every `schema.table` a model may read under `config`.
+pub fn known_tables(config: &Config) -> KnownTables {
+    let mut names = std::collections::BTreeSet::new();
+    for f in registry::factories() {
+        for s in f.streams() {
+            names.insert(format!("{}.{}", f.name(), s.name));
+        }
+    }
+    for src in config.sources.values() {
+        if let Some(f) = registry::find(&src.connector) {
+            for s in f.streams() {
+                names.insert(format!("{}.{}", src.name, s.name));
+            }
+        }
+    }
+    names.insert(format!("{SYSTEM_SCHEMA}.runs"));
+    KnownTables { names }
+}
+
+/// A session context with the catalog above registered.
+pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("datafusion", "public"),
+    );
+    let mut loaded: BTreeMap<(String, String), Arc<dyn TableProvider>> = BTreeMap::new();
+    for (source, stream) in lake.list_tables()? {
+        if let Some(table) = lake.load(&format!("{source}/{stream}")).await? {
+            loaded.insert((source, stream), provider(&ctx, &table).await?);
+        }
+    }
+    // Each source's own tables (and Revline's).
+    for ((source, stream), p) in &loaded {
+        if source == MODELS_SCHEMA {
+            continue;
+        }
+        if config.sources.contains_key(source) || source == SYSTEM_SCHEMA {
+            register(&ctx, source, stream, p.clone())?;
+        }
+    }
+    // Connector unions (or empty declared tables).
+    for f in registry::factories() {
+        let sources: Vec<&str> = config
+            .sources
+            .values()
+            .filter(|s| s.connector == f.name())
+            .map(|s| s.name.as_str())
+            .collect();
+        for d in f.streams() {
+            let declared = with_system_columns(&d.schema.arrow_schema());
+            let parts: Vec<(&str, Arc<dyn TableProvider>)> = sources
+                .iter()
+                .filter_map(|s| {
+                    loaded
+                        .get(&(s.to_string(), d.name.clone()))
+                        .map(|p| (*s, p.clone()))
+                })
+                .collect();
+            let union = union_of(&ctx, &declared, &parts)?;
+            register(&ctx, f.name(), &d.name, union)?;
+        }
+    }
+    // Built models.
+    for ((source, name), p) in &loaded {
+        if source == MODELS_SCHEMA {
+            register(&ctx, MODELS_SCHEMA, name, p.clone())?;
+            register_bare(&ctx, name, p.clone())?;
+        }
+    }
+    Ok(ctx)
+}
+
+async fn provider(ctx: &SessionContext, table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| Error::lake("cannot prepare a table for queries").with_source(e))?;
+    table
+        .table_provider()
+        .await
+        .map_err(|e| Error::lake("cannot read a table").with_source(e))
+}
+
+fn ensure_schema(ctx: &SessionContext, schema: &str) -> Result<()> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::internal("no default catalog"))?;
+    if catalog.schema(schema).is_none() {
+        catalog
+            .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+            .map_err(df_err("cannot register a schema"))?;
+    }
+    Ok(())
+}
+
+fn register(
+    ctx: &SessionContext,
+    schema: &str,
+    table: &str,
+    p: Arc<dyn TableProvider>,
+) -> Result<()> {
+    ensure_schema(ctx, schema)?;
+    let r = TableReference::partial(schema, table);
+    ctx.deregister_table(r.clone())
+        .map_err(df_err("cannot replace a table"))?;
+    ctx.register_table(r, p)
+        .map_err(df_err("cannot register a table"))?;
+    Ok(())
+}
+
+fn register_bare(ctx: &SessionContext, table: &str, p: Arc<dyn TableProvider>) -> Result<()> {
+    let r = TableReference::bare(table);
+    ctx.deregister_table(r.clone())
+        .map_err(df_err("cannot replace a table"))?;
+    ctx.register_table(r, p)
+        .map_err(df_err("cannot register a table"))?;
+    Ok(())
+}
+
+/// Registers a freshly built model under `<name>` and `models.<name>`.
+pub async fn register_model(ctx: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+    let p = provider(ctx, table).await?;
+    register(ctx, MODELS_SCHEMA, name, p.clone())?;
+    register_bare(ctx, name, p)
+}
+
+/// The union of `parts` conformed to `declared` (declared columns first, typed as declared;
+/// then any extra columns of the parts; missing values null); empty if there are no parts.
+pub fn union_of(
+    ctx: &SessionContext,
+    declared: &Schema,
+    parts: &[(&str, Arc<dyn TableProvider>)],
+) -> Result<Arc<dyn TableProvider>> {
+    let mut fields: Vec<Field> = declared
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    for (_, p) in parts {
+        for f in p.schema().fields() {
+            if !fields.iter().any(|x| x.name() == f.name()) {
+                fields.push(f.as_ref().clone().with_nullable(true));
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(fields.clone()));
+    if parts.is_empty() {
+        let empty = MemTable::try_new(schema, vec![vec![]])
+            .map_err(df_err("cannot build an empty table"))?;
+        return Ok(Arc::new(empty));
+    }
+    let mut union: Option<DataFrame> = None;
+    for (_, p) in parts {
+        let df = ctx
+            .read_table(p.clone())
+            .map_err(df_err("cannot read a source table"))?;
+        let exprs: Vec<Expr> = fields
+            .iter()
+            .map(|f| {
+                let e = if df.schema().has_column_with_unqualified_name(f.name()) {
+                    Expr::Column(Column::new_unqualified(f.name()))
+                } else {
+                    lit(ScalarValue::try_from(f.data_type()).unwrap_or(ScalarValue::Null))
+                };
+                cast(e, f.data_type().clone()).alias(f.name())
+            })
+            .collect();
+        let df = df
+            .select(exprs)
+            .map_err(df_err("cannot conform a source table"))?;
+        union = Some(match union {
+            None => df,
+            Some(u) => u.union(df).map_err(df_err("cannot union source tables"))?,
+        });
+    }
+    Ok(union.expect("at least one part").into_view())
+}
