@@ -30,10 +30,16 @@ mod tests {
     async fn spawned_tasks_inherit_the_stream_scope() {
         let stats = Arc::new(HttpStats::default());
         let inner = with_stream_stats(stats.clone(), async {
-            spawn_scoped(async { current_stream_stats().is_some() }).await.unwrap()
+            spawn_scoped(async { current_stream_stats().is_some() })
+                .await
+                .unwrap()
         })
         .await;
         assert!(inner);
-        assert!(spawn_scoped(async { current_stream_stats().is_none() }).await.unwrap());
+        assert!(
+            spawn_scoped(async { current_stream_stats().is_none() })
+                .await
+                .unwrap()
+        );
     }
 }

@@ -84,12 +84,20 @@ pub fn schema() -> SchemaRef {
 }
 
 fn to_batch(rows: &[RunRow]) -> Result<RecordBatch> {
-    let text = |f: fn(&RunRow) -> &str| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) };
-    let num = |f: fn(&RunRow) -> i64| -> ArrayRef { Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>())) };
+    let text = |f: fn(&RunRow) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let num = |f: fn(&RunRow) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
     let ts = |f: fn(&RunRow) -> DateTime<Utc>| -> ArrayRef {
         Arc::new(
-            TimestampMicrosecondArray::from(rows.iter().map(|r| f(r).timestamp_micros()).collect::<Vec<_>>())
-                .with_timezone("UTC"),
+            TimestampMicrosecondArray::from(
+                rows.iter()
+                    .map(|r| f(r).timestamp_micros())
+                    .collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
         )
     };
     Ok(RecordBatch::try_new(
@@ -112,7 +120,9 @@ fn to_batch(rows: &[RunRow]) -> Result<RecordBatch> {
             num(|r| r.retries),
             num(|r| r.throttled),
             num(|r| r.throttle_wait_ms),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>(),
+            )),
         ],
     )?)
 }

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod history;
 pub mod metrics;
 pub mod models;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod registry;
 pub mod runner;
 pub mod serve;
+pub mod shell;
 pub mod state;
 
 /// Exit codes of the `revline` binary.

@@ -34,6 +34,11 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Parquet,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Human,
     Json,
@@ -108,6 +113,22 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Write the result to this file instead (.csv, .json or .parquet).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// An interactive SQL prompt over the lake.
+    Shell,
+    /// Write tables as plain single-snapshot Parquet files (for tools without Delta support).
+    Export {
+        /// File format.
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: ExportFormat,
+        /// Destination folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Tables (`schema.table`, or a model name); default: all.
+        tables: Vec<String>,
     },
     /// List connectors and their streams.
     Connectors,
@@ -394,7 +415,39 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail(&e, code_for(&e)),
             }
         }
-        Command::Query { sql, format } => {
+        Command::Shell => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let ctx = match async { revline::query::session(&config, &Lake::open(&config.lake.path)?).await }.await {
+                Ok(c) => c,
+                Err(e) => return fail(&e, code_for(&e)),
+            };
+            let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".revline_history"));
+            revline::shell::run_interactive(revline::shell::Shell::new(ctx), history).await
+        }
+        Command::Export { format: _, out, tables } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let result = async {
+                let ctx = revline::query::session(&config, &Lake::open(&config.lake.path)?).await?;
+                revline::export::export_parquet(&ctx, &tables, &out).await
+            }
+            .await;
+            match result {
+                Ok(files) => {
+                    for (f, rows) in files {
+                        println!("{}: {rows} rows", f.display());
+                    }
+                    exit::SUCCESS
+                }
+                Err(e) => fail(&e, code_for(&e)),
+            }
+        }
+        Command::Query { sql, format, output } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -402,7 +455,15 @@ async fn dispatch(cli: Cli) -> i32 {
             let result = async {
                 let lake = Lake::open(&config.lake.path)?;
                 let batches = query::query(&config, &lake, &sql).await?;
-                query::render(&batches, format)
+                match &output {
+                    Some(path) => {
+                        let fmt = revline::export::FileFormat::from_path(path)?;
+                        revline::export::write_batches(&batches, path, fmt)?;
+                        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                        Ok(format!("wrote {rows} rows to {}", path.display()))
+                    }
+                    None => query::render(&batches, format),
+                }
             }
             .await;
             match result {

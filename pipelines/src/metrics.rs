@@ -34,17 +34,32 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a job start.
     pub fn job_started(&self, job: &str) {
-        *self.jobs_running.lock().expect("metrics lock").entry(job.to_string()).or_default() = 1;
+        *self
+            .jobs_running
+            .lock()
+            .expect("metrics lock")
+            .entry(job.to_string())
+            .or_default() = 1;
     }
 
     /// Counts a job end.
     pub fn job_finished(&self, job: &str) {
-        *self.jobs_running.lock().expect("metrics lock").entry(job.to_string()).or_default() = 0;
+        *self
+            .jobs_running
+            .lock()
+            .expect("metrics lock")
+            .entry(job.to_string())
+            .or_default() = 0;
     }
 
     /// Counts a run that could not start (config, lock).
     pub fn job_error(&self, job: &str) {
-        *self.job_errors.lock().expect("metrics lock").entry(job.to_string()).or_default() += 1;
+        *self
+            .job_errors
+            .lock()
+            .expect("metrics lock")
+            .entry(job.to_string())
+            .or_default() += 1;
     }
 
     /// Adds a finished run.
@@ -63,7 +78,8 @@ impl Metrics {
             m.last_duration = s.seconds;
             m.last_status = s.status.as_str();
             if s.status == StreamStatus::Succeeded {
-                let end = s.started_at + chrono::Duration::milliseconds((s.seconds * 1000.0) as i64);
+                let end =
+                    s.started_at + chrono::Duration::milliseconds((s.seconds * 1000.0) as i64);
                 m.last_success = Some(end.timestamp());
             }
         }
@@ -79,16 +95,48 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         };
-        let labels = |(src, stream): &(String, String)| format!("source=\"{}\",stream=\"{}\"", esc(src), esc(stream));
+        let labels = |(src, stream): &(String, String)| {
+            format!("source=\"{}\",stream=\"{}\"", esc(src), esc(stream))
+        };
         let each = |f: &dyn Fn(&StreamMetrics) -> String| -> Vec<(String, String)> {
             map.iter().map(|(k, m)| (labels(k), f(m))).collect()
         };
-        family("revline_records_total", "counter", "Records committed.", each(&|m| m.records.to_string()));
-        family("revline_pages_total", "counter", "Pages read.", each(&|m| m.pages.to_string()));
-        family("revline_api_requests_total", "counter", "API requests sent.", each(&|m| m.requests.to_string()));
-        family("revline_response_bytes_total", "counter", "Response bytes received.", each(&|m| m.bytes.to_string()));
-        family("revline_retries_total", "counter", "Requests retried.", each(&|m| m.retries.to_string()));
-        family("revline_throttled_total", "counter", "Throttling responses.", each(&|m| m.throttled.to_string()));
+        family(
+            "revline_records_total",
+            "counter",
+            "Records committed.",
+            each(&|m| m.records.to_string()),
+        );
+        family(
+            "revline_pages_total",
+            "counter",
+            "Pages read.",
+            each(&|m| m.pages.to_string()),
+        );
+        family(
+            "revline_api_requests_total",
+            "counter",
+            "API requests sent.",
+            each(&|m| m.requests.to_string()),
+        );
+        family(
+            "revline_response_bytes_total",
+            "counter",
+            "Response bytes received.",
+            each(&|m| m.bytes.to_string()),
+        );
+        family(
+            "revline_retries_total",
+            "counter",
+            "Requests retried.",
+            each(&|m| m.retries.to_string()),
+        );
+        family(
+            "revline_throttled_total",
+            "counter",
+            "Throttling responses.",
+            each(&|m| m.throttled.to_string()),
+        );
         family(
             "revline_throttle_wait_seconds_total",
             "counter",
@@ -101,7 +149,12 @@ impl Metrics {
                 runs.push((format!("{},status=\"{status}\"", labels(k)), n.to_string()));
             }
         }
-        family("revline_runs_total", "counter", "Stream loads by outcome.", runs);
+        family(
+            "revline_runs_total",
+            "counter",
+            "Stream loads by outcome.",
+            runs,
+        );
         family(
             "revline_last_run_duration_seconds",
             "gauge",
@@ -112,7 +165,14 @@ impl Metrics {
             "revline_last_run_success",
             "gauge",
             "1 if the last load succeeded, else 0.",
-            each(&|m| if m.last_status == "succeeded" { "1" } else { "0" }.to_string()),
+            each(&|m| {
+                if m.last_status == "succeeded" {
+                    "1"
+                } else {
+                    "0"
+                }
+                .to_string()
+            }),
         );
         let success: Vec<(String, String)> = map
             .iter()
@@ -131,7 +191,12 @@ impl Metrics {
             .iter()
             .map(|(j, n)| (format!("job=\"{}\"", esc(j)), n.to_string()))
             .collect();
-        family("revline_job_running", "gauge", "1 while a scheduled job runs.", jobs);
+        family(
+            "revline_job_running",
+            "gauge",
+            "1 while a scheduled job runs.",
+            jobs,
+        );
         let errors: Vec<(String, String)> = self
             .job_errors
             .lock()
@@ -139,13 +204,20 @@ impl Metrics {
             .iter()
             .map(|(j, n)| (format!("job=\"{}\"", esc(j)), n.to_string()))
             .collect();
-        family("revline_job_errors_total", "counter", "Scheduled runs that could not start.", errors);
+        family(
+            "revline_job_errors_total",
+            "counter",
+            "Scheduled runs that could not start.",
+            errors,
+        );
         out
     }
 }
 
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Serves `GET /metrics` on `addr` until `shutdown` fires; returns the bound address.
@@ -162,7 +234,10 @@ pub async fn serve_metrics(
             let m = metrics.clone();
             async move {
                 (
-                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     m.render(),
                 )
             }
@@ -212,7 +287,10 @@ mod tests {
             sources: vec![SourceReport {
                 source: "hubspot".into(),
                 http: Default::default(),
-                streams: vec![stream("contacts", StreamStatus::Succeeded, 120), stream("deals", StreamStatus::Failed, 0)],
+                streams: vec![
+                    stream("contacts", StreamStatus::Succeeded, 120),
+                    stream("deals", StreamStatus::Failed, 0),
+                ],
                 error: None,
             }],
         }
@@ -225,9 +303,13 @@ mod tests {
         m.record(&report());
         m.job_started("pipeline");
         let stop = tokio_util::sync::CancellationToken::new();
-        let addr = serve_metrics("127.0.0.1:0".parse().unwrap(), m, stop.clone()).await.unwrap();
+        let addr = serve_metrics("127.0.0.1:0".parse().unwrap(), m, stop.clone())
+            .await
+            .unwrap();
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
         let mut text = String::new();
         conn.read_to_string(&mut text).await.unwrap();
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
@@ -245,8 +327,12 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing `{line}` in:\n{text}");
         }
-        assert!(text.contains("revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"contacts\"} "));
-        assert!(!text.contains("revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"deals\"}"));
+        assert!(text.contains(
+            "revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"contacts\"} "
+        ));
+        assert!(!text.contains(
+            "revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"deals\"}"
+        ));
         stop.cancel();
     }
 }

@@ -134,7 +134,8 @@ impl RunReport {
 
     /// Whether every selected stream committed completely.
     pub fn succeeded(&self) -> bool {
-        self.sources.iter().all(|s| s.error.is_none()) && self.streams().all(|s| s.status == StreamStatus::Succeeded)
+        self.sources.iter().all(|s| s.error.is_none())
+            && self.streams().all(|s| s.status == StreamStatus::Succeeded)
     }
 
     /// Whether the only problems were graceful stops (quota reserve, shutdown signal).
@@ -149,7 +150,10 @@ impl RunReport {
     /// Whether the run failed only because of configuration problems found while loading
     /// (e.g. a property name the API does not know).
     pub fn failed_only_on_config(&self) -> bool {
-        let mut failed = self.streams().filter(|s| s.status == StreamStatus::Failed).peekable();
+        let mut failed = self
+            .streams()
+            .filter(|s| s.status == StreamStatus::Failed)
+            .peekable();
         failed.peek().is_some() && failed.all(|s| s.error_kind.as_deref() == Some("config"))
     }
 
@@ -169,7 +173,11 @@ pub fn new_run_id() -> String {
 }
 
 /// Builds the connector of one configured source.
-pub fn build_connector(config: &Config, src: &SourceConfig, stats: Arc<HttpStats>) -> Result<Arc<dyn Connector>, Error> {
+pub fn build_connector(
+    config: &Config,
+    src: &SourceConfig,
+    stats: Arc<HttpStats>,
+) -> Result<Arc<dyn Connector>, Error> {
     let factory = registry::find(&src.connector)
         .ok_or_else(|| Error::config(format!("unknown connector `{}`", src.connector)))?;
     let ctx = SourceContext {
@@ -211,8 +219,16 @@ struct HeldLock {
 }
 
 impl HeldLock {
-    async fn take(lake: &Lake, source: &str, run_id: &str, pipeline: &str, stale_after: Duration) -> Result<HeldLock, Error> {
-        let lock = lake.lock_source(source, run_id, pipeline, stale_after).await?;
+    async fn take(
+        lake: &Lake,
+        source: &str,
+        run_id: &str,
+        pipeline: &str,
+        stale_after: Duration,
+    ) -> Result<HeldLock, Error> {
+        let lock = lake
+            .lock_source(source, run_id, pipeline, stale_after)
+            .await?;
         let lock = Arc::new(Mutex::new(lock));
         let beat = lock.clone();
         let every = (stale_after / 4).max(Duration::from_millis(200));
@@ -239,10 +255,16 @@ impl HeldLock {
 }
 
 /// Runs extract-and-load for the selected sources and streams.
-pub async fn run(config: &Config, opts: &RunOptions, progress: Arc<dyn Progress>) -> Result<RunReport, Error> {
+pub async fn run(
+    config: &Config,
+    opts: &RunOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<RunReport, Error> {
     let run_id = new_run_id();
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %config.pipeline.name);
-    run_with_id(config, opts, progress, run_id).instrument(span).await
+    run_with_id(config, opts, progress, run_id)
+        .instrument(span)
+        .await
 }
 
 async fn run_with_id(
@@ -258,7 +280,11 @@ async fn run_with_id(
         .sources
         .values()
         .filter(|s| opts.source.as_deref().is_none_or(|n| n == s.name))
-        .filter(|s| opts.sources.as_ref().is_none_or(|list| list.contains(&s.name)))
+        .filter(|s| {
+            opts.sources
+                .as_ref()
+                .is_none_or(|list| list.contains(&s.name))
+        })
         .collect();
     if let Some(name) = &opts.source
         && selected.is_empty()
@@ -266,14 +292,23 @@ async fn run_with_id(
         return Err(Error::config(format!(
             "no source named `{name}` in {} (configured: {})",
             config.file.display(),
-            config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+            config
+                .sources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if opts.backfill_from.is_some() && opts.stream.is_none() {
-        return Err(Error::config("--backfill-from re-pulls one stream: add --stream NAME"));
+        return Err(Error::config(
+            "--backfill-from re-pulls one stream: add --stream NAME",
+        ));
     }
     if opts.backfill_from.is_some() && opts.full_refresh {
-        return Err(Error::config("--backfill-from and --full-refresh cannot be combined"));
+        return Err(Error::config(
+            "--backfill-from and --full-refresh cannot be combined",
+        ));
     }
     // Validate every selection before loading anything.
     let mut plans = Vec::new();
@@ -283,10 +318,17 @@ async fn run_with_id(
         let mut streams: Vec<Arc<dyn Stream>> = connector
             .streams()
             .into_iter()
-            .filter(|s| src.streams.as_ref().is_none_or(|list| list.contains(&s.descriptor().name)))
+            .filter(|s| {
+                src.streams
+                    .as_ref()
+                    .is_none_or(|list| list.contains(&s.descriptor().name))
+            })
             .collect();
         if let Some(only) = &opts.stream {
-            let all: Vec<String> = streams.iter().map(|s| s.descriptor().name.clone()).collect();
+            let all: Vec<String> = streams
+                .iter()
+                .map(|s| s.descriptor().name.clone())
+                .collect();
             streams.retain(|s| &s.descriptor().name == only);
             if streams.is_empty() && opts.source.is_some() {
                 return Err(Error::config(format!(
@@ -322,7 +364,15 @@ async fn run_with_id(
     let stale_after = Duration::from_secs(config.pipeline.lock_stale_secs);
     let mut locks: Vec<(String, HeldLock)> = Vec::new();
     for (src, ..) in &plans {
-        match HeldLock::take(&lake, &src.name, &run_id, &config.pipeline.name, stale_after).await {
+        match HeldLock::take(
+            &lake,
+            &src.name,
+            &run_id,
+            &config.pipeline.name,
+            stale_after,
+        )
+        .await
+        {
             Ok(l) => locks.push((src.name.clone(), l)),
             Err(e) => {
                 for (_, l) in locks {
@@ -337,7 +387,11 @@ async fn run_with_id(
         target_file_size: config.run.target_file_mb * 1024 * 1024,
         ..WriterSettings::default()
     };
-    let kind = if opts.backfill_from.is_some() { "backfill" } else { "load" };
+    let kind = if opts.backfill_from.is_some() {
+        "backfill"
+    } else {
+        "load"
+    };
     let mut source_tasks = Vec::new();
     for (src, _connector, stats, streams) in plans {
         let fence = locks
@@ -385,7 +439,11 @@ async fn run_with_id(
         for h in handles {
             match h.await {
                 Ok(r) => streams.push(r),
-                Err(e) => return Err(Error::internal(format!("a stream task of `{name}` crashed: {e}"))),
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "a stream task of `{name}` crashed: {e}"
+                    )));
+                }
             }
         }
         streams.sort_by(|a, b| a.stream.cmp(&b.stream));
@@ -485,7 +543,11 @@ impl StreamJob {
                 Some(e.to_string()),
                 Some(e.kind().as_str().to_string()),
             ),
-            Err(e) => (StreamStatus::Failed, Some(e.to_string()), Some(e.kind().as_str().to_string())),
+            Err(e) => (
+                StreamStatus::Failed,
+                Some(e.to_string()),
+                Some(e.kind().as_str().to_string()),
+            ),
         };
         let secs = start.elapsed().as_secs_f64();
         let summary = match &status {
@@ -525,7 +587,12 @@ impl StreamJob {
     }
 
     /// Commits (after checking this run still holds the source lock).
-    async fn commit(&self, w: &mut TableWriter, checkpoint: &serde_json::Value, c: &mut Counters) -> Result<(), Error> {
+    async fn commit(
+        &self,
+        w: &mut TableWriter,
+        checkpoint: &serde_json::Value,
+        c: &mut Counters,
+    ) -> Result<(), Error> {
         self.fence.check().await?;
         w.commit(checkpoint).await?;
         c.commits += 1;
@@ -539,12 +606,18 @@ impl StreamJob {
         let prior = if self.full_refresh {
             None
         } else {
-            self.lake.read_state(&self.source, &d.name).await?.map(|m| m.state)
+            self.lake
+                .read_state(&self.source, &d.name)
+                .await?
+                .map(|m| m.state)
         };
-        let has_cursor = prior.as_ref().is_some_and(|s| s.get("cursor").is_some_and(|c| !c.is_null()));
+        let has_cursor = prior
+            .as_ref()
+            .is_some_and(|s| s.get("cursor").is_some_and(|c| !c.is_null()));
         let (mode, write_mode, state) = if let Some(from) = self.backfill_from {
             // Re-pull from `from` and merge; other streams are untouched.
-            let cursor = serde_json::Value::String(from.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+            let cursor =
+                serde_json::Value::String(from.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
             (
                 SyncMode::Incremental,
                 self.merge_mode(&d),
@@ -622,22 +695,28 @@ impl StreamJob {
             let w = writer.as_mut().expect("opened above");
             c.pages += 1;
             if page.nulled_values > 0 && c.nulled == 0 {
-                tracing::warn!("values that do not fit their column are stored as null (on_bad_value = \"null\")");
+                tracing::warn!(
+                    "values that do not fit their column are stored as null (on_bad_value = \"null\")"
+                );
             }
             c.nulled += page.nulled_values;
             let rows = page.batch.num_rows();
             if rows > 0 {
-                let batch = add_system_columns(&page.batch, &table_schema, &self.source, page.fetched_at)?;
+                let batch =
+                    add_system_columns(&page.batch, &table_schema, &self.source, page.fetched_at)?;
                 w.write(batch).await?;
             }
             c.records += rows as u64;
             checkpoint = Some(page.checkpoint);
-            self.progress.page(&self.source, &d.name, c.records, c.pages);
+            self.progress
+                .page(&self.source, &d.name, c.records, c.pages);
             if self.cancel.is_cancelled() {
                 cancelled = true;
                 break;
             }
-            if w.pending_bytes() >= self.commit_bytes || last_commit.elapsed() >= self.commit_interval {
+            if w.pending_bytes() >= self.commit_bytes
+                || last_commit.elapsed() >= self.commit_interval
+            {
                 let cp = checkpoint.clone().expect("set above");
                 self.commit(w, &cp, c).await?;
                 committed_rows = c.records;
@@ -645,12 +724,22 @@ impl StreamJob {
             }
         }
         let (Some(mut writer), Some(cp)) = (writer, checkpoint) else {
-            return Err(Error::internal(format!("stream `{}` ended without a page", d.name)));
+            return Err(Error::internal(format!(
+                "stream `{}` ended without a page",
+                d.name
+            )));
         };
         // Nothing new and the state did not move: leave the table as it is (no new version).
-        let unchanged = c.records == 0 && c.commits == 0 && write_mode != WriteMode::Replace && state.as_ref() == Some(&cp);
+        let unchanged = c.records == 0
+            && c.commits == 0
+            && write_mode != WriteMode::Replace
+            && state.as_ref() == Some(&cp);
         if unchanged {
-            return Ok(if cancelled { Ending::Cancelled } else { Ending::Complete });
+            return Ok(if cancelled {
+                Ending::Cancelled
+            } else {
+                Ending::Complete
+            });
         }
         self.commit(&mut writer, &cp, c).await?;
         if cancelled {
@@ -683,7 +772,8 @@ fn add_system_columns(
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
     cols.push(Arc::new(StringArray::from(vec![source; n])));
     cols.push(Arc::new(
-        TimestampMicrosecondArray::from(vec![fetched_at.timestamp_micros(); n]).with_timezone("UTC"),
+        TimestampMicrosecondArray::from(vec![fetched_at.timestamp_micros(); n])
+            .with_timezone("UTC"),
     ));
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
@@ -691,7 +781,11 @@ fn add_system_columns(
 /// Calls each selected source's `check()`.
 pub async fn check(config: &Config, source: Option<&str>) -> Vec<(String, Result<(), Error>)> {
     let mut out = Vec::new();
-    for src in config.sources.values().filter(|s| source.is_none_or(|n| n == s.name)) {
+    for src in config
+        .sources
+        .values()
+        .filter(|s| source.is_none_or(|n| n == s.name))
+    {
         let r = match build_connector(config, src, Arc::new(HttpStats::default())) {
             Ok(c) => c.check().await,
             Err(e) => Err(e),

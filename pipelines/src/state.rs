@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use revline_core::lake::{Lake, TableWriter, WriteMode, WriterSettings, arrow_schema_of, latest_meta};
+use revline_core::lake::{
+    Lake, TableWriter, WriteMode, WriterSettings, arrow_schema_of, latest_meta,
+};
 use revline_core::{Error, ErrorKind, Result};
 
 use crate::config::Config;
@@ -50,7 +52,11 @@ pub async fn show(lake: &Lake, source: Option<&str>) -> Result<Vec<StateRow>> {
 
 /// Clears the state of `source` (all its tables, or `stream`): the next run reads everything
 /// again and replaces the table. Takes the source's lock; each reset is its own commit.
-pub async fn reset(config: &Config, source: &str, stream: Option<&str>) -> Result<Vec<(String, i64)>> {
+pub async fn reset(
+    config: &Config,
+    source: &str,
+    stream: Option<&str>,
+) -> Result<Vec<(String, i64)>> {
     if !config.sources.contains_key(source) {
         return Err(Error::config(format!(
             "no source named `{source}` in {}",
@@ -87,7 +93,16 @@ pub async fn reset(config: &Config, source: &str, stream: Option<&str>) -> Resul
         let started: DateTime<Utc> = Utc::now();
         let table = lake.load(&format!("{source}/{t}")).await?.expect("listed");
         let schema = arrow_schema_of(&table)?;
-        let mut w = TableWriter::open(&lake, source, &t, schema, WriteMode::Append, &run_id, WriterSettings::default()).await?;
+        let mut w = TableWriter::open(
+            &lake,
+            source,
+            &t,
+            schema,
+            WriteMode::Append,
+            &run_id,
+            WriterSettings::default(),
+        )
+        .await?;
         lock.check().await?;
         let out = w.commit(&serde_json::Value::Null).await?;
         done.push((t.clone(), out.version));

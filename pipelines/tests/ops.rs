@@ -39,7 +39,12 @@ fn config_for(sb: &Sandbox, dir: &Path, extra: &str, streams: &str) -> PathBuf {
 }
 
 fn query_csv(cfg: &Path, sql: &str) -> String {
-    let out = revline().arg("--config").arg(cfg).args(["query", sql, "--format", "csv"]).output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(cfg)
+        .args(["query", sql, "--format", "csv"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -53,11 +58,16 @@ fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
 }
 
 fn lock_files(lake: &Path, source: &str) -> usize {
-    std::fs::read_dir(lake.join("_revline/locks").join(source)).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(lake.join("_revline/locks").join(source))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn signal(child: &Child, sig: &str) {
-    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -67,22 +77,53 @@ fn overlapping_run_is_refused_and_a_killed_runs_lock_is_taken_over() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_for(&sb, dir.path(), "", "streams = [\"contacts\"]");
     let lake = dir.path().join("lake");
-    let mut first = revline().arg("--config").arg(&cfg).arg("run").stderr(Stdio::null()).spawn().unwrap();
-    wait_for("the first run's lock", 30, || lock_files(&lake, "hubspot") >= 1);
+    let mut first = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first run's lock", 30, || {
+        lock_files(&lake, "hubspot") >= 1
+    });
 
-    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let msg = text(&out);
-    assert!(msg.contains("source `hubspot` is being loaded by run"), "{msg}");
+    assert!(
+        msg.contains("source `hubspot` is being loaded by run"),
+        "{msg}"
+    );
     assert!(msg.contains("not starting an overlapping run"), "{msg}");
-    assert!(first.try_wait().unwrap().is_none(), "the first run is unaffected");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run is unaffected"
+    );
 
     first.kill().unwrap(); // SIGKILL: the lock stays behind
     first.wait().unwrap();
-    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("took over a stale lock left by an interrupted run"), "{}", text(&out));
-    assert_eq!(query_csv(&cfg, "SELECT COUNT(DISTINCT id) AS n FROM hubspot.contacts"), "n\n3000\n");
+    assert!(
+        text(&out).contains("took over a stale lock left by an interrupted run"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        query_csv(&cfg, "SELECT COUNT(DISTINCT id) AS n FROM hubspot.contacts"),
+        "n\n3000\n"
+    );
 }
 
 #[test]
@@ -90,7 +131,12 @@ fn sigterm_commits_the_page_in_flight_and_the_next_run_resumes() {
     let sb = slow_sandbox(3_000, 30);
     let dir = tempfile::tempdir().unwrap();
     // Commits only at the end (or on shutdown): nothing is committed before the signal.
-    let cfg = config_for(&sb, dir.path(), "[run]\ncommit_interval_secs = 3600\n", "streams = [\"contacts\"]");
+    let cfg = config_for(
+        &sb,
+        dir.path(),
+        "[run]\ncommit_interval_secs = 3600\n",
+        "streams = [\"contacts\"]",
+    );
     let mut child = revline()
         .arg("--config")
         .arg(&cfg)
@@ -98,29 +144,57 @@ fn sigterm_commits_the_page_in_flight_and_the_next_run_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("a few pages", 30, || sb.stats().route("hubspot.contacts.list") >= 5);
+    wait_for("a few pages", 30, || {
+        sb.stats().route("hubspot.contacts.list") >= 5
+    });
     signal(&child, "-TERM");
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(3), "{err}");
-    assert!(err.contains("hubspot.contacts: stopped by shutdown, resume later"), "{err}");
+    assert!(
+        err.contains("hubspot.contacts: stopped by shutdown, resume later"),
+        "{err}"
+    );
     let committed: u64 = query_csv(&cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts")
         .lines()
         .nth(1)
         .unwrap()
         .parse()
         .unwrap();
-    assert!(committed >= 500 && committed < 3_000, "committed {committed}");
+    assert!(
+        committed >= 500 && committed < 3_000,
+        "committed {committed}"
+    );
     assert_eq!(committed % 100, 0, "whole pages are committed");
     let history = query_csv(&cfg, "SELECT status, records FROM _revline.runs");
     assert_eq!(history, format!("status,records\ncancelled,{committed}\n"));
 
     sb.reset_stats();
-    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(sb.stats().records("hubspot.contacts.list"), 3_000 - committed, "resumed where it stopped");
-    assert_eq!(query_csv(&cfg, "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS r FROM hubspot.contacts"), "n,r\n3000,3000\n");
+    assert_eq!(
+        sb.stats().records("hubspot.contacts.list"),
+        3_000 - committed,
+        "resumed where it stopped"
+    );
+    assert_eq!(
+        query_csv(
+            &cfg,
+            "SELECT COUNT(DISTINCT id) AS n, COUNT(*) AS r FROM hubspot.contacts"
+        ),
+        "n,r\n3000,3000\n"
+    );
 }
 
 #[test]
@@ -128,10 +202,26 @@ fn run_history_records_successes_and_failures() {
     let sb = slow_sandbox(250, 0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_for(&sb, dir.path(), "", "");
-    assert!(revline().arg("--config").arg(&cfg).arg("run").status().unwrap().success());
+    assert!(
+        revline()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .status()
+            .unwrap()
+            .success()
+    );
     // Same lake, rejected credentials.
-    let bad = write_config(dir.path(), &hubspot_config(&sb.hubspot_url(), "token = \"pat-wrong\"", ""));
-    let out = revline().arg("--config").arg(&bad).arg("run").output().unwrap();
+    let bad = write_config(
+        dir.path(),
+        &hubspot_config(&sb.hubspot_url(), "token = \"pat-wrong\"", ""),
+    );
+    let out = revline()
+        .arg("--config")
+        .arg(&bad)
+        .arg("run")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let rows = query_csv(
         &cfg,
@@ -156,7 +246,12 @@ fn run_history_records_successes_and_failures() {
     for l in &lines[6..] {
         assert!(l.ends_with(",failed,0,true,true"), "{l}");
     }
-    let out = revline().arg("--config").arg(&cfg).args(["runs", "--limit", "3"]).output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["runs", "--limit", "3"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let t = String::from_utf8_lossy(&out.stdout);
     assert_eq!(t.matches("| failed ").count(), 3, "{t}");
@@ -167,14 +262,28 @@ fn backfill_touches_only_its_stream_and_state_reset_rereads() {
     let sb = slow_sandbox(250, 0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_for(&sb, dir.path(), "", "");
-    assert!(revline().arg("--config").arg(&cfg).arg("run").status().unwrap().success());
+    assert!(
+        revline()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .status()
+            .unwrap()
+            .success()
+    );
     let versions = |d: &Path| -> Vec<(String, usize)> {
         ["companies", "contacts", "deal_pipelines", "deals", "owners"]
             .iter()
             .map(|t| {
                 let n = std::fs::read_dir(d.join("lake/hubspot").join(t).join("_delta_log"))
                     .unwrap()
-                    .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+                    .filter(|e| {
+                        e.as_ref()
+                            .unwrap()
+                            .file_name()
+                            .to_string_lossy()
+                            .ends_with(".json")
+                    })
                     .count();
                 (t.to_string(), n)
             })
@@ -186,7 +295,13 @@ fn backfill_touches_only_its_stream_and_state_reset_rereads() {
     let out = revline()
         .arg("--config")
         .arg(&cfg)
-        .args(["run", "--backfill-from", "2024-07-01", "--stream", "contacts"])
+        .args([
+            "run",
+            "--backfill-from",
+            "2024-07-01",
+            "--stream",
+            "contacts",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -201,36 +316,90 @@ fn backfill_touches_only_its_stream_and_state_reset_rereads() {
     let stats = sb.stats();
     let expected = {
         let w = sb.world();
-        let since = chrono::DateTime::parse_from_rfc3339("2024-07-01T00:00:00Z").unwrap().timestamp_millis() - 30_000;
+        let since = chrono::DateTime::parse_from_rfc3339("2024-07-01T00:00:00Z")
+            .unwrap()
+            .timestamp_millis()
+            - 30_000;
         w.read().people().filter(|p| p.modified_ms >= since).count() as u64
     };
     assert_eq!(stats.records("hubspot.contacts.search"), expected);
-    assert_eq!(stats.route("hubspot.deals.list") + stats.route("hubspot.deals.search"), 0);
     assert_eq!(
-        query_csv(&cfg, "SELECT kind, stream, mode FROM _revline.runs WHERE kind = 'backfill'"),
+        stats.route("hubspot.deals.list") + stats.route("hubspot.deals.search"),
+        0
+    );
+    assert_eq!(
+        query_csv(
+            &cfg,
+            "SELECT kind, stream, mode FROM _revline.runs WHERE kind = 'backfill'"
+        ),
         "kind,stream,mode\nbackfill,contacts,backfill\n"
     );
-    assert_eq!(query_csv(&cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts"), "n\n250\n");
+    assert_eq!(
+        query_csv(&cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts"),
+        "n\n250\n"
+    );
 
     // Without --stream, a backfill is refused.
-    let out = revline().arg("--config").arg(&cfg).args(["run", "--backfill-from", "2024-07-01"]).output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--backfill-from", "2024-07-01"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
     // Reset one stream's state: the next run reads it all again, the others stay incremental.
-    let out = revline().arg("--config").arg(&cfg).args(["state", "reset", "--source", "hubspot", "--stream", "deals"]).output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["state", "reset", "--source", "hubspot", "--stream", "deals"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("hubspot.deals: state cleared"), "{}", text(&out));
-    let shown = revline().arg("--config").arg(&cfg).args(["state", "show", "--source", "hubspot"]).output().unwrap();
+    assert!(
+        text(&out).contains("hubspot.deals: state cleared"),
+        "{}",
+        text(&out)
+    );
+    let shown = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["state", "show", "--source", "hubspot"])
+        .output()
+        .unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout).to_string();
-    assert!(shown.contains("hubspot.deals  version") && shown.contains("\n  null"), "{shown}");
+    assert!(
+        shown.contains("hubspot.deals  version") && shown.contains("\n  null"),
+        "{shown}"
+    );
     sb.reset_stats();
-    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("hubspot.deals: 120 records (incremental)"), "{}", text(&out));
-    assert_eq!(sb.stats().records("hubspot.deals.list"), 120, "deals re-read in full");
-    assert_eq!(sb.stats().route("hubspot.contacts.list"), 0, "contacts stayed incremental");
+    assert!(
+        text(&out).contains("hubspot.deals: 120 records (incremental)"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
-        query_csv(&cfg, "SELECT COUNT(*) AS n FROM _revline.runs WHERE kind = 'state_reset' AND stream = 'deals'"),
+        sb.stats().records("hubspot.deals.list"),
+        120,
+        "deals re-read in full"
+    );
+    assert_eq!(
+        sb.stats().route("hubspot.contacts.list"),
+        0,
+        "contacts stayed incremental"
+    );
+    assert_eq!(
+        query_csv(
+            &cfg,
+            "SELECT COUNT(*) AS n FROM _revline.runs WHERE kind = 'state_reset' AND stream = 'deals'"
+        ),
         "n\n1\n"
     );
 }
@@ -270,19 +439,39 @@ fn serve_runs_on_schedule_exposes_metrics_and_stops_on_sigterm() {
         let out = revline()
             .arg("--config")
             .arg(dir.join("revline.toml"))
-            .args(["query", "SELECT COUNT(DISTINCT run_id) FROM _revline.runs", "--format", "csv"])
+            .args([
+                "query",
+                "SELECT COUNT(DISTINCT run_id) FROM _revline.runs",
+                "--format",
+                "csv",
+            ])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0)
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0)
     };
     wait_for("three scheduled runs", 60, || runs(dir.path()) >= 3);
 
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut body = String::new();
     conn.read_to_string(&mut body).unwrap();
-    assert!(body.contains("revline_runs_total{source=\"hubspot\",stream=\"contacts\",status=\"succeeded\"}"), "{body}");
-    assert!(body.contains("revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"owners\"}"), "{body}");
+    assert!(
+        body.contains(
+            "revline_runs_total{source=\"hubspot\",stream=\"contacts\",status=\"succeeded\"}"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "revline_last_success_timestamp_seconds{source=\"hubspot\",stream=\"owners\"}"
+        ),
+        "{body}"
+    );
 
     signal(&child, "-TERM");
     let started = Instant::now();
@@ -313,14 +502,29 @@ fn json_log_lines_of_a_run_carry_run_id_source_and_stream() {
     let mut stream_lines = 0;
     for line in stderr.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let Some(spans) = v.get("spans").and_then(|s| s.as_array()) else { continue };
-        let field = |k: &str| spans.iter().find_map(|s| s.get(k).and_then(|x| x.as_str()).map(str::to_string));
+        let Some(spans) = v.get("spans").and_then(|s| s.as_array()) else {
+            continue;
+        };
+        let field = |k: &str| {
+            spans
+                .iter()
+                .find_map(|s| s.get(k).and_then(|x| x.as_str()).map(str::to_string))
+        };
         assert!(field("run_id").is_some_and(|r| !r.is_empty()), "{line}");
-        if spans.iter().any(|s| s.get("name").and_then(|n| n.as_str()) == Some("stream")) {
+        if spans
+            .iter()
+            .any(|s| s.get("name").and_then(|n| n.as_str()) == Some("stream"))
+        {
             stream_lines += 1;
             assert_eq!(field("source").as_deref(), Some("hubspot"), "{line}");
-            assert!(matches!(field("stream").as_deref(), Some("contacts" | "owners")), "{line}");
+            assert!(
+                matches!(field("stream").as_deref(), Some("contacts" | "owners")),
+                "{line}"
+            );
         }
     }
-    assert!(stream_lines >= 4, "expected per-stream log lines, got {stream_lines}:\n{stderr}");
+    assert!(
+        stream_lines >= 4,
+        "expected per-stream log lines, got {stream_lines}:\n{stderr}"
+    );
 }

@@ -614,7 +614,11 @@ impl HttpClient {
             }
             let waited = scope.acquire().await;
             if waited > Duration::from_millis(5) {
-                count(&inner.stats, |s| &s.throttle_wait_ms, waited.as_millis() as u64);
+                count(
+                    &inner.stats,
+                    |s| &s.throttle_wait_ms,
+                    waited.as_millis() as u64,
+                );
             }
             let outcome = self.send_once(req, refreshed).await;
             let retry_reason: String;
@@ -674,7 +678,9 @@ impl HttpClient {
                                 let pause =
                                     after.unwrap_or_else(|| inner.settings.backoff(attempt));
                                 scope.pause_for(pause);
-                                count(&inner.stats, |s| &s.throttle_wait_ms,
+                                count(
+                                    &inner.stats,
+                                    |s| &s.throttle_wait_ms,
                                     pause.as_millis() as u64,
                                 );
                             }

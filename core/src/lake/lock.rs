@@ -82,7 +82,8 @@ impl LockInfo {
         }
         let (host, _, _) = this_process();
         if self.host == host && std::path::Path::new("/proc/self").exists() {
-            let alive = process_start(self.pid).is_some_and(|start| self.pid_start.is_none_or(|s| s == start));
+            let alive = process_start(self.pid)
+                .is_some_and(|start| self.pid_start.is_none_or(|s| s == start));
             if !alive {
                 return Some(Vacancy::HolderGone);
             }
@@ -119,7 +120,13 @@ async fn latest(store: &dyn ObjectStore, dir: &Path) -> Result<Option<(u64, Lock
         .map_err(|e| Error::lake("cannot list locks").with_source(e))?;
     let Some(seq) = entries
         .iter()
-        .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse::<u64>().ok())
+        .filter_map(|m| {
+            m.location
+                .filename()?
+                .strip_suffix(".json")?
+                .parse::<u64>()
+                .ok()
+        })
         .max()
     else {
         return Ok(None);
@@ -131,8 +138,9 @@ async fn latest(store: &dyn ObjectStore, dir: &Path) -> Result<Option<(u64, Lock
         .bytes()
         .await
         .map_err(|e| Error::lake("cannot read a lock").with_source(e))?;
-    let info: LockInfo = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::lake(format!("lock file {} is not readable", seq_path(dir, seq))).with_source(e))?;
+    let info: LockInfo = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::lake(format!("lock file {} is not readable", seq_path(dir, seq))).with_source(e)
+    })?;
     Ok(Some((seq, info)))
 }
 
@@ -218,7 +226,11 @@ impl SourceLock {
                 }
                 // Someone else created the same sequence number first: look again.
                 Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(Error::lake(format!("cannot take the lock of `{source}`")).with_source(e)),
+                Err(e) => {
+                    return Err(
+                        Error::lake(format!("cannot take the lock of `{source}`")).with_source(e)
+                    );
+                }
             }
         }
         match latest(store.as_ref(), &dir).await? {
@@ -238,7 +250,10 @@ impl SourceLock {
                     self.source, info.run_id
                 ),
             )),
-            None => Err(Error::new(ErrorKind::Locked, format!("the lock of `{}` disappeared", self.source))),
+            None => Err(Error::new(
+                ErrorKind::Locked,
+                format!("the lock of `{}` disappeared", self.source),
+            )),
         }
     }
 
@@ -265,7 +280,9 @@ impl SourceLock {
             .put(&seq_path(&self.dir, self.seq), PutPayload::from(body))
             .await
             .map(|_| ())
-            .map_err(|e| Error::lake(format!("cannot write the lock of `{}`", self.source)).with_source(e))
+            .map_err(|e| {
+                Error::lake(format!("cannot write the lock of `{}`", self.source)).with_source(e)
+            })
     }
 
     /// Deletes lock files older than the last few (they are history only).
@@ -302,14 +319,27 @@ mod tests {
     async fn overlapping_run_is_refused_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let mut lock = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE).await.unwrap();
-        let err = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE).await.unwrap_err();
+        let mut lock = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE)
+            .await
+            .unwrap();
+        let err = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Locked);
-        assert!(err.to_string().starts_with("source `hubspot` is being loaded by run run-1 (pipeline `default`, pid"), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "source `hubspot` is being loaded by run run-1 (pipeline `default`, pid"
+            ),
+            "{err}"
+        );
         // Another source is independent.
-        SourceLock::acquire(s.clone(), "stripe", "run-2", "default", STALE).await.unwrap();
+        SourceLock::acquire(s.clone(), "stripe", "run-2", "default", STALE)
+            .await
+            .unwrap();
         lock.release().await.unwrap();
-        let again = SourceLock::acquire(s, "hubspot", "run-3", "default", STALE).await.unwrap();
+        let again = SourceLock::acquire(s, "hubspot", "run-3", "default", STALE)
+            .await
+            .unwrap();
         assert!(again.taken_over.is_none(), "a released lock is simply free");
     }
 
@@ -317,18 +347,31 @@ mod tests {
     async fn lock_of_a_dead_process_is_taken_over_and_the_old_holder_is_fenced() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let old = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE).await.unwrap();
+        let old = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE)
+            .await
+            .unwrap();
         // Pretend the holder was another process on this host that has died.
         let mut dead = old.info().clone();
         dead.pid = 999_999_999;
         dead.pid_start = Some(1);
-        s.put(&seq_path(&old.dir, old.seq), PutPayload::from(serde_json::to_vec(&dead).unwrap()))
+        s.put(
+            &seq_path(&old.dir, old.seq),
+            PutPayload::from(serde_json::to_vec(&dead).unwrap()),
+        )
+        .await
+        .unwrap();
+        let new = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE)
             .await
             .unwrap();
-        let new = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE).await.unwrap();
-        assert_eq!(new.taken_over.as_ref().map(|t| t.0), Some(Vacancy::HolderGone));
+        assert_eq!(
+            new.taken_over.as_ref().map(|t| t.0),
+            Some(Vacancy::HolderGone)
+        );
         let err = old.check().await.unwrap_err();
-        assert!(err.to_string().contains("was taken over by run run-2"), "{err}");
+        assert!(
+            err.to_string().contains("was taken over by run run-2"),
+            "{err}"
+        );
         new.check().await.unwrap();
     }
 
@@ -336,14 +379,23 @@ mod tests {
     async fn expired_heartbeat_makes_a_lock_stale() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let mut lock = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE).await.unwrap();
+        let mut lock = SourceLock::acquire(s.clone(), "hubspot", "run-1", "default", STALE)
+            .await
+            .unwrap();
         lock.info.host = "another-host".into();
         lock.info.heartbeat_at = Utc::now() - chrono::Duration::seconds(600);
         lock.write().await.unwrap();
-        let new = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE).await.unwrap();
-        assert_eq!(new.taken_over.as_ref().map(|t| t.0), Some(Vacancy::HeartbeatExpired));
+        let new = SourceLock::acquire(s.clone(), "hubspot", "run-2", "default", STALE)
+            .await
+            .unwrap();
+        assert_eq!(
+            new.taken_over.as_ref().map(|t| t.0),
+            Some(Vacancy::HeartbeatExpired)
+        );
         // A fresh heartbeat on another host is respected.
-        let err = SourceLock::acquire(s, "hubspot", "run-3", "default", STALE).await.unwrap_err();
+        let err = SourceLock::acquire(s, "hubspot", "run-3", "default", STALE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Locked);
     }
 
@@ -353,10 +405,15 @@ mod tests {
         let s = store(dir.path());
         let attempts = (0..8).map(|i| {
             let s = s.clone();
-            tokio::spawn(async move { SourceLock::acquire(s, "hubspot", &format!("run-{i}"), "p", STALE).await })
+            tokio::spawn(async move {
+                SourceLock::acquire(s, "hubspot", &format!("run-{i}"), "p", STALE).await
+            })
         });
         let results = futures::future::join_all(attempts).await;
-        let winners = results.into_iter().filter(|r| r.as_ref().unwrap().is_ok()).count();
+        let winners = results
+            .into_iter()
+            .filter(|r| r.as_ref().unwrap().is_ok())
+            .count();
         assert_eq!(winners, 1);
     }
 }
