@@ -16,7 +16,7 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         } else if p
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".sql") || n.ends_with(".tests.toml"))
+            .is_some_and(|n| n.ends_with(".sql") || n.ends_with(".tests.toml") || n.ends_with(".csv"))
         {
             let rel = p
                 .strip_prefix(root)

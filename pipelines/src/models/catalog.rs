@@ -207,3 +207,94 @@ pub fn union_of(
     }
     Ok(union.expect("at least one part").into_view())
 }
+
+/// Parses a seed's CSV into a table (header `name:type`).
+pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
+    use arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
+    use arrow::datatypes::DataType;
+    let bad = |line: usize, msg: String| Error::config(format!("{}:{line}: {msg}", seed.file));
+    let mut lines = seed.csv.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or_else(|| bad(1, "empty seed".into()))?;
+    let cols: Vec<(String, DataType)> = header
+        .split(',')
+        .map(|h| {
+            let (name, ty) = h.trim().split_once(':').unwrap_or((h.trim(), "text"));
+            let ty = match ty {
+                "text" => Ok(DataType::Utf8),
+                "int" => Ok(DataType::Int64),
+                "double" => Ok(DataType::Float64),
+                "bool" => Ok(DataType::Boolean),
+                "date" => Ok(DataType::Date32),
+                other => Err(bad(1, format!("unknown column type `{other}` (text, int, double, bool, date)"))),
+            }?;
+            Ok((name.to_string(), ty))
+        })
+        .collect::<Result<_>>()?;
+    enum B {
+        T(StringBuilder),
+        I(Int64Builder),
+        F(Float64Builder),
+        Bo(BooleanBuilder),
+        D(Date32Builder),
+    }
+    let mut builders: Vec<B> = cols
+        .iter()
+        .map(|(_, t)| match t {
+            DataType::Int64 => B::I(Int64Builder::new()),
+            DataType::Float64 => B::F(Float64Builder::new()),
+            DataType::Boolean => B::Bo(BooleanBuilder::new()),
+            DataType::Date32 => B::D(Date32Builder::new()),
+            _ => B::T(StringBuilder::new()),
+        })
+        .collect();
+    for (i, line) in lines {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != cols.len() {
+            return Err(bad(i + 1, format!("{} values for {} columns", cells.len(), cols.len())));
+        }
+        for ((b, cell), (name, _)) in builders.iter_mut().zip(&cells).zip(&cols) {
+            let fail = || bad(i + 1, format!("`{cell}` is not a valid value for column `{name}`"));
+            let null = cell.is_empty();
+            match b {
+                B::T(b) => if null { b.append_null() } else { b.append_value(cell) },
+                B::I(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
+                B::F(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
+                B::Bo(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
+                B::D(b) => {
+                    if null {
+                        b.append_null()
+                    } else {
+                        let days = revline_core::decode::coerce::parse_date_days(cell).ok_or_else(fail)?;
+                        b.append_value(days as i32)
+                    }
+                }
+            }
+        }
+    }
+    let arrays: Vec<ArrayRef> = builders
+        .into_iter()
+        .map(|b| -> ArrayRef {
+            match b {
+                B::T(mut b) => Arc::new(b.finish()),
+                B::I(mut b) => Arc::new(b.finish()),
+                B::F(mut b) => Arc::new(b.finish()),
+                B::Bo(mut b) => Arc::new(b.finish()),
+                B::D(mut b) => Arc::new(b.finish()),
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(
+        cols.iter().map(|(n, t)| Field::new(n, t.clone(), true)).collect::<Vec<_>>(),
+    ));
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), arrays)
+        .map_err(|e| bad(1, e.to_string()))?;
+    MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| bad(1, e.to_string()))
+}
+
+/// Registers every seed under its bare name.
+pub fn register_seeds(ctx: &SessionContext, set: &super::ModelSet) -> Result<()> {
+    for seed in set.seeds.values() {
+        register_bare(ctx, &seed.name, Arc::new(seed_table(seed)?))?;
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! Delta table `<lake>/models/<name>`, queryable as `<name>`.
 
 pub mod catalog;
+pub mod testing;
 pub mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,11 +61,26 @@ pub struct SingularTest {
     pub sql: String,
 }
 
+/// A seed: a small CSV table bundled with the models (`seeds/<name>.csv`), e.g. channel maps.
+/// The header names columns as `name:type` (`text`, `int`, `double`, `bool`, `date`; plain
+/// `name` is text).
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// Table name (file stem).
+    pub name: String,
+    /// File, for messages.
+    pub file: String,
+    /// CSV text.
+    pub csv: String,
+}
+
 /// Every model and test, validated and ordered.
 #[derive(Debug, Clone, Default)]
 pub struct ModelSet {
     /// Models by name.
     pub models: BTreeMap<String, Model>,
+    /// Seeds by name.
+    pub seeds: BTreeMap<String, Seed>,
     /// Names in dependency order.
     pub order: Vec<String>,
     /// Singular tests.
@@ -94,7 +110,7 @@ pub fn read_dir_files(dir: &Path) -> Result<Vec<SourceFile>> {
             if p.is_dir() {
                 walk(&p, out)?;
             } else if let Some(n) = p.file_name().and_then(|n| n.to_str())
-                && (n.ends_with(".sql") || n.ends_with(".tests.toml"))
+                && (n.ends_with(".sql") || n.ends_with(".tests.toml") || n.ends_with(".csv"))
             {
                 out.push((p.display().to_string(), std::fs::read_to_string(&p)?));
             }
@@ -179,11 +195,20 @@ impl ModelSet {
     /// Builds a model set from files, validating references and ordering the DAG.
     pub fn from_files(files: Vec<SourceFile>, known: &KnownTables) -> Result<ModelSet> {
         let mut models: BTreeMap<String, Model> = BTreeMap::new();
+        let mut seeds: BTreeMap<String, Seed> = BTreeMap::new();
         let mut test_files: Vec<SourceFile> = Vec::new();
         let mut singular = Vec::new();
         for (path, content) in files {
             if path.ends_with(".tests.toml") {
                 test_files.push((path, content));
+                continue;
+            }
+            if path.ends_with(".csv") {
+                let name = Path::new(&path).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                if let Some(other) = seeds.get(&name) {
+                    return Err(Error::config(format!("seed `{name}` is defined twice: {} and {path}", other.file)));
+                }
+                seeds.insert(name.clone(), Seed { name, file: path, csv: content });
                 continue;
             }
             let p = Path::new(&path);
@@ -236,8 +261,13 @@ impl ModelSet {
                 },
             );
         }
-        // Resolve references: bare names are models, qualified names raw tables.
+        // Resolve references: bare names are models (or seeds), qualified names raw tables.
         let names: BTreeSet<String> = models.keys().cloned().collect();
+        for name in seeds.keys() {
+            if let Some(m) = models.get(name) {
+                return Err(Error::config(format!("`{name}` is both a model ({}) and a seed", m.file)));
+            }
+        }
         for m in models.values_mut() {
             let mut raw = BTreeSet::new();
             for r in std::mem::take(&mut m.raw) {
@@ -247,6 +277,8 @@ impl ModelSet {
                     && names.contains(model_ref)
                 {
                     m.deps.insert(model_ref.to_string());
+                } else if is_bare && seeds.contains_key(&r) {
+                    raw.insert(r);
                 } else if !is_bare && known.names.contains(&r) {
                     raw.insert(r);
                 } else {
@@ -274,8 +306,12 @@ impl ModelSet {
             m.tests = tests::parse_column_tests(&path, &stem, &content, &names)?;
         }
         let order = topo_order(&models)?;
+        for seed in seeds.values() {
+            catalog::seed_table(seed)?;
+        }
         Ok(ModelSet {
             models,
+            seeds,
             order,
             singular,
         })
@@ -395,6 +431,7 @@ pub async fn run_models(
     let ctx = Arc::new(catalog::session(config, &lake).await?);
     let known = catalog::known_tables(config);
     let set = ModelSet::load(config, &known)?;
+    catalog::register_seeds(&ctx, &set)?;
     let chosen: BTreeSet<String> = if select.is_empty() {
         set.models.keys().cloned().collect()
     } else {
@@ -587,6 +624,7 @@ pub async fn run_data_tests(config: &Config) -> Result<Vec<tests::TestResult>> {
     let lake = Lake::open(&config.lake.path)?;
     let ctx = catalog::session(config, &lake).await?;
     let set = ModelSet::load(config, &catalog::known_tables(config))?;
+    catalog::register_seeds(&ctx, &set)?;
     for name in set.models.keys() {
         if lake
             .load(&format!("{MODELS_SCHEMA}/{name}"))
