@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod export;
 pub mod history;

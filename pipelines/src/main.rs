@@ -86,6 +86,15 @@ enum Command {
         /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
         #[arg(long)]
         metrics: Option<std::net::SocketAddr>,
+        /// Serve the RevOps dashboard at http://ADDR/ (e.g. 127.0.0.1:8080).
+        #[arg(long)]
+        dashboard: Option<std::net::SocketAddr>,
+    },
+    /// Render the RevOps dashboard (one self-contained HTML file) from the mart tables.
+    Dashboard {
+        /// Output file.
+        #[arg(long, default_value = "revline-dashboard.html")]
+        out: PathBuf,
     },
     /// Build the SQL models (all, or `--select a,b+` where `+` adds descendants).
     Models {
@@ -420,14 +429,23 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let ctx = match async { revline::query::session(&config, &Lake::open(&config.lake.path)?).await }.await {
+            let ctx = match async {
+                revline::query::session(&config, &Lake::open(&config.lake.path)?).await
+            }
+            .await
+            {
                 Ok(c) => c,
                 Err(e) => return fail(&e, code_for(&e)),
             };
-            let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".revline_history"));
+            let history =
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".revline_history"));
             revline::shell::run_interactive(revline::shell::Shell::new(ctx), history).await
         }
-        Command::Export { format: _, out, tables } => {
+        Command::Export {
+            format: _,
+            out,
+            tables,
+        } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -447,7 +465,11 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail(&e, code_for(&e)),
             }
         }
-        Command::Query { sql, format, output } => {
+        Command::Query {
+            sql,
+            format,
+            output,
+        } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -471,7 +493,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(e) => fail(&e, code_for(&e)),
             }
         }
-        Command::Serve { metrics } => {
+        Command::Serve { metrics, dashboard } => {
             let config = match load_config(&cli.config) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -495,6 +517,14 @@ async fn dispatch(cli: Cli) -> i32 {
                     .await
                 {
                     Ok(bound) => eprintln!("revline: metrics at http://{bound}/metrics"),
+                    Err(e) => {
+                        return fail(&format!("cannot listen on {addr}: {e}"), exit::BAD_CONFIG);
+                    }
+                }
+            }
+            if let Some(addr) = dashboard {
+                match revline::dashboard::serve(addr, config.clone(), shutdown.clone()).await {
+                    Ok(bound) => eprintln!("revline: dashboard at http://{bound}/"),
                     Err(e) => {
                         return fail(&format!("cannot listen on {addr}: {e}"), exit::BAD_CONFIG);
                     }
@@ -527,6 +557,24 @@ async fn dispatch(cli: Cli) -> i32 {
             signals.abort();
             eprintln!("revline: scheduler stopped");
             exit::SUCCESS
+        }
+        Command::Dashboard { out } => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let result = async {
+                let ctx = revline::query::session(&config, &Lake::open(&config.lake.path)?).await?;
+                revline::dashboard::write(&ctx, &out).await
+            }
+            .await;
+            match result {
+                Ok(_) => {
+                    println!("dashboard written to {}", out.display());
+                    exit::SUCCESS
+                }
+                Err(e) => fail(&e, code_for(&e)),
+            }
         }
         Command::Models { select } => {
             let config = match load_config(&cli.config) {
