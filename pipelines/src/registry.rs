@@ -3,7 +3,10 @@
 
 use revline_core::ConnectorFactory;
 
-static CONNECTORS: &[&dyn ConnectorFactory] = &[&revline_hubspot::HubspotFactory];
+static CONNECTORS: &[&dyn ConnectorFactory] = &[
+    &revline_hubspot::HubspotFactory,
+    &revline_google_ads::GoogleAdsFactory,
+];
 
 /// Every registered connector, in listing order.
 pub fn factories() -> &'static [&'static dyn ConnectorFactory] {

@@ -17,6 +17,7 @@ use revline::runner::{RunOptions, RunReport, run};
 use revline_core::lake::Lake;
 use revline_sandbox::{FaultPlan, Sandbox, SandboxConfig, StatsSnapshot, World, WorldConfig};
 
+pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;
 
 /// A stream with several pages, used by the paging, fault and incremental cases.
@@ -59,6 +60,13 @@ pub trait ConnectorCase: Send + Sync + 'static {
     /// A query over the paged stream's rows with `ids`, and the world's expected rows as
     /// `key|value` lines in query order.
     fn verify_changed(&self, world: &World, ids: &[String]) -> (String, Vec<String>);
+    /// How a run with rejected credentials fails: a phrase every stream's error contains, and
+    /// how many API requests each stream makes before failing. The default is a rejected
+    /// token (one 401 per stream); OAuth2 sources whose refresh token is revoked fail at the
+    /// token endpoint and send none.
+    fn rejected_credentials(&self) -> (&'static str, u64) {
+        ("authentication failed (HTTP 401)", 1)
+    }
 }
 
 /// A running sandbox plus a temporary lake and config.

@@ -4,3 +4,4 @@
 use revline_tests::conformance_suite;
 
 conformance_suite!(hubspot, revline_tests::HubspotCase);
+conformance_suite!(google_ads, revline_tests::GoogleAdsCase);

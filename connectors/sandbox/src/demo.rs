@@ -24,8 +24,45 @@ pub struct DemoSource {
 /// `dir` and referenced with `*_file` keys, as a real deployment would.
 pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSource>> {
     let mut out = Vec::new();
+    // Report connectors read the world's history: from its first day to its today.
+    let (first_day, today) = {
+        let w = sandbox.world();
+        let w = w.read();
+        (w.first_day(), w.today())
+    };
     for &vendor in Vendor::ALL {
         match vendor {
+            Vendor::GoogleAds => {
+                let cfg = &sandbox.config().google_ads;
+                let oauth = &cfg.oauth;
+                std::fs::write(
+                    dir.join("google_ads.client_secret"),
+                    format!("{}\n", oauth.client_secret),
+                )?;
+                std::fs::write(
+                    dir.join("google_ads.refresh_token"),
+                    format!("{}\n", oauth.refresh_token),
+                )?;
+                let mut body = format!(
+                    "base_url = \"{url}\"\nlogin_customer_id = \"{manager}\"\n\
+                     rate_limit = {{ requests = 100, per_seconds = 1 }}\n\
+                     start_date = \"{first_day}\"\nend_date = \"{today}\"\n\
+                     oauth = {{ client_id = \"{client}\", client_secret_file = \"google_ads.client_secret\", \
+                     refresh_token_file = \"google_ads.refresh_token\", token_url = \"{url}/token\" }}\n",
+                    url = sandbox.base_url(Vendor::GoogleAds),
+                    manager = cfg.manager_customer_id,
+                    client = oauth.client_id,
+                );
+                if let Some(t) = &cfg.developer_token {
+                    std::fs::write(dir.join("google_ads.developer_token"), format!("{t}\n"))?;
+                    body.push_str("developer_token_file = \"google_ads.developer_token\"\n");
+                }
+                out.push(DemoSource {
+                    name: "google_ads",
+                    connector: "google_ads",
+                    body,
+                });
+            }
             Vendor::Hubspot => {
                 std::fs::write(
                     dir.join("hubspot.token"),
@@ -73,9 +110,36 @@ pub struct BenchProfile {
     pub world: fn(u64) -> WorldConfig,
 }
 
+/// For profiles whose world cannot hit a record count exactly (daily reports: entities × days),
+/// the number of records the benchmarked stream has in `world`; `None` means exactly the
+/// requested count.
+pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u64> {
+    let w = crate::world::World::new(world.clone());
+    match connector {
+        "google_ads" => Some(w.active_ad_group_days("google")),
+        _ => None,
+    }
+}
+
 /// Every benchmark profile, one per vendor.
 pub fn bench_profiles() -> Vec<BenchProfile> {
-    vec![BenchProfile {
+    vec![
+    BenchProfile {
+        connector: "google_ads",
+        stream: "ad_group_performance_daily",
+        shape: "Google Ads ad-group days: searchStream batches of 10,000 rows, int64 as strings, ~450 bytes each",
+        // Two Google campaigns over 501 days: about 1,000 ad-group days per ad group each.
+        world: |n| WorldConfig {
+            people: 2_000,
+            marketing: crate::world::marketing::MarketingConfig {
+                ad_groups_per_campaign: (n.div_ceil(992)).max(1) as u32,
+                ads_per_ad_group: 1,
+                ..Default::default()
+            },
+            ..WorldConfig::default()
+        },
+    },
+    BenchProfile {
         connector: "hubspot",
         stream: "contacts",
         shape: "HubSpot contacts: 100 per page, 14 properties, ~600 bytes each",

@@ -47,7 +47,8 @@ impl FaultPlan {
 pub struct FaultRule {
     /// What happens to the request.
     pub fault: Fault,
-    /// Substring of the request path this rule applies to, e.g. `"/crm/v3/objects/contacts"`;
+    /// Substring of the request this rule applies to: of its path (e.g.
+    /// `"/crm/v3/objects/contacts"`), query string or body (e.g. a GAQL `FROM ad_group`);
     /// `None` applies to every request.
     #[serde(default)]
     pub route: Option<String>,
@@ -115,7 +116,8 @@ impl Fault {
 
 /// When a rule fires, counted over the requests that match its route (1-based).
 /// Serialised with a `kind` tag: `{ kind = "nth", requests = [1, 3] }`,
-/// `{ kind = "every", n = 5 }`, `{ kind = "probability", p = 0.1, seed = 7 }`,
+/// `{ kind = "every", n = 5 }`, `{ kind = "from", request = 3 }`,
+/// `{ kind = "probability", p = 0.1, seed = 7 }`,
 /// `{ kind = "always" }`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ScheduleRepr", into = "ScheduleRepr")]
@@ -124,6 +126,9 @@ pub enum Schedule {
     Nth(Vec<u64>),
     /// Fire on every n-th matching request (n, 2n, …).
     Every(u64),
+    /// Fire on the n-th matching request and every one after it (a failure that lasts, e.g.
+    /// a revoked credential that a token refresh does not cure).
+    From(u64),
     /// Fire with probability `p`, decided by a deterministic hash of `seed` and the count.
     Probability {
         /// Probability in `[0, 1]`.
@@ -145,6 +150,9 @@ enum ScheduleRepr {
     Every {
         n: u64,
     },
+    From {
+        request: u64,
+    },
     Probability {
         p: f64,
         #[serde(default)]
@@ -158,6 +166,7 @@ impl From<ScheduleRepr> for Schedule {
         match r {
             ScheduleRepr::Nth { requests } => Schedule::Nth(requests),
             ScheduleRepr::Every { n } => Schedule::Every(n),
+            ScheduleRepr::From { request } => Schedule::From(request),
             ScheduleRepr::Probability { p, seed } => Schedule::Probability { p, seed },
             ScheduleRepr::Always => Schedule::Always,
         }
@@ -169,6 +178,7 @@ impl From<Schedule> for ScheduleRepr {
         match s {
             Schedule::Nth(requests) => ScheduleRepr::Nth { requests },
             Schedule::Every(n) => ScheduleRepr::Every { n },
+            Schedule::From(request) => ScheduleRepr::From { request },
             Schedule::Probability { p, seed } => ScheduleRepr::Probability { p, seed },
             Schedule::Always => ScheduleRepr::Always,
         }
@@ -213,6 +223,7 @@ impl FaultState {
             let fires = match &rule.schedule {
                 Schedule::Nth(list) => list.contains(&n),
                 Schedule::Every(k) => *k > 0 && n.is_multiple_of(*k),
+                Schedule::From(k) => n >= *k,
                 Schedule::Probability { p, seed } => {
                     Rng::for_entity(*seed, tag::FAULT, n ^ ((i as u64) << 48)).unit() < *p
                 }
@@ -275,6 +286,19 @@ mod tests {
             .map(|_| again.decide("/x").fault.is_some())
             .collect();
         assert_eq!(fired, fired2, "deterministic");
+    }
+
+    #[test]
+    fn from_fires_on_the_nth_request_and_after() {
+        let rule = FaultRule::new(Fault::Unauthorized, Some("/x"), Schedule::From(3));
+        let mut s = FaultState::new(FaultPlan::single(rule.clone()));
+        let fired: Vec<bool> = (0..6).map(|_| s.decide("/x").fault.is_some()).collect();
+        assert_eq!(fired, [false, false, true, true, true, true]);
+        let toml: FaultPlan = serde_json::from_value(serde_json::json!({
+            "rules": [{"fault": {"kind": "unauthorized"}, "route": "/x", "schedule": {"kind": "from", "request": 3}}]
+        }))
+        .unwrap();
+        assert_eq!(toml.rules[0], rule);
     }
 
     #[test]

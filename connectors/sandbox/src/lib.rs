@@ -36,6 +36,8 @@
 
 pub mod demo;
 mod faults;
+pub mod google;
+pub mod google_ads;
 pub mod hubspot;
 mod json;
 mod server;
@@ -43,6 +45,8 @@ mod stats;
 pub mod world;
 
 pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
+pub use google::GoogleOAuthConfig;
+pub use google_ads::GoogleAdsConfig;
 pub use hubspot::{HubspotConfig, RateLimitEmulation};
 pub use server::{Sandbox, SandboxConfig, Vendor};
 pub use stats::StatsSnapshot;

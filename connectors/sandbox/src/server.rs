@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
 use crate::faults::{Fault, FaultPlan, FaultState};
+use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::world::{SharedWorld, World, WorldConfig};
@@ -49,6 +50,8 @@ pub struct SandboxConfig {
     pub world: WorldConfig,
     /// HubSpot emulator settings.
     pub hubspot: HubspotConfig,
+    /// Google Ads emulator settings.
+    pub google_ads: GoogleAdsConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
     pub faults: FaultPlan,
 }
@@ -59,16 +62,19 @@ pub struct SandboxConfig {
 pub enum Vendor {
     /// HubSpot CRM v3.
     Hubspot,
+    /// Google Ads API (searchStream with GAQL) and Google's OAuth2 token endpoint.
+    GoogleAds,
 }
 
 impl Vendor {
     /// Every vendor the sandbox emulates.
-    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot];
+    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::GoogleAds];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
     pub fn name(self) -> &'static str {
         match self {
             Vendor::Hubspot => "hubspot",
+            Vendor::GoogleAds => "google_ads",
         }
     }
 }
@@ -84,18 +90,21 @@ pub(crate) struct RouteInfo {
 /// A vendor emulator behind a listener.
 enum App {
     Hubspot(HubspotApp),
+    GoogleAds(GoogleAdsApp),
 }
 
 impl App {
     async fn handle(&self, req: Request<Body>) -> Response {
         match self {
             App::Hubspot(h) => h.handle(req).await,
+            App::GoogleAds(g) => g.handle(req).await,
         }
     }
 
     fn fault_response(&self, fault: &Fault) -> Option<Response> {
         match self {
             App::Hubspot(h) => h.fault_response(fault),
+            App::GoogleAds(g) => g.fault_response(fault),
         }
     }
 }
@@ -151,6 +160,11 @@ impl Sandbox {
                 Vendor::Hubspot => App::Hubspot(HubspotApp::new(
                     world.clone(),
                     config.hubspot.clone(),
+                    base_url,
+                )),
+                Vendor::GoogleAds => App::GoogleAds(GoogleAdsApp::new(
+                    world.clone(),
+                    config.google_ads.clone(),
                     base_url,
                 )),
             };
@@ -319,11 +333,18 @@ async fn serve_connection(stream: TcpStream, app: Arc<App>, shared: Arc<Shared>)
 
 async fn handle(req: Request<Body>, app: &App, shared: &Shared, reset: &Notify) -> Response {
     shared.stats.request();
+    // Rules match the path, the query string or the body (a GAQL query, a report request).
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    let target = fault_target(&parts.uri, &body);
+    let req = Request::from_parts(parts, Body::from(body));
     let decision = shared
         .faults
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .decide(req.uri().path());
+        .decide(&target);
     shared.stats.faults(&decision.fired);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
@@ -348,6 +369,20 @@ async fn handle(req: Request<Body>, app: &App, shared: &Shared, reset: &Notify) 
         .map(|r| (r.kind, r.records));
     shared.stats.response(route, resp.status().as_u16());
     resp
+}
+
+/// What fault rules match a request against: `path?query body`.
+fn fault_target(uri: &http::Uri, body: &[u8]) -> String {
+    let mut t = uri.path().to_string();
+    if let Some(q) = uri.query() {
+        t.push('?');
+        t.push_str(q);
+    }
+    if !body.is_empty() {
+        t.push(' ');
+        t.push_str(&String::from_utf8_lossy(body));
+    }
+    t
 }
 
 /// Cuts a response body roughly in half, keeping a matching `Content-Length`.

@@ -11,6 +11,7 @@
 //! exactly.
 
 mod entities;
+pub mod marketing;
 mod names;
 pub(crate) mod rng;
 
@@ -74,6 +75,8 @@ pub struct WorldConfig {
     pub campaigns: usize,
     /// Start of the world's history (RFC 3339), e.g. `"2024-01-01T00:00:00Z"` (the default).
     pub start: DateTime<Utc>,
+    /// Ad groups, ads and landing pages of the marketing model (`[world.marketing]`).
+    pub marketing: marketing::MarketingConfig,
 }
 
 impl Default for WorldConfig {
@@ -86,6 +89,7 @@ impl Default for WorldConfig {
             owners: 5,
             campaigns: 8,
             start: default_start(),
+            marketing: marketing::MarketingConfig::default(),
         }
     }
 }
@@ -119,6 +123,8 @@ pub struct World {
     added_people: u64,
     clock_ms: i64,
     mutations: u64,
+    /// Late conversions and sessions (see [`marketing`]).
+    restated: marketing::Restatements,
 }
 
 const CAMPAIGN_TEMPLATES: &[(&str, Channel, &str, &str)] = &[
@@ -222,6 +228,7 @@ impl World {
             added_people: 0,
             clock_ms: start_ms + CLOCK_OFFSET_MS,
             mutations: 0,
+            restated: marketing::Restatements::default(),
         };
         world.deals = (0..world.config.deals)
             .map(|i| world.gen_deal(i as u32))
