@@ -13,11 +13,9 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         if p.is_dir() {
             println!("cargo:rerun-if-changed={}", p.display());
             collect(&p, root, out);
-        } else if p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".sql") || n.ends_with(".tests.toml") || n.ends_with(".csv"))
-        {
+        } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.ends_with(".sql") || n.ends_with(".tests.toml") || n.ends_with(".csv")
+        }) {
             let rel = p
                 .strip_prefix(root)
                 .expect("under root")

@@ -44,8 +44,65 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LakeConfig {
-    /// Lake folder (relative paths are relative to the config file), e.g. `"lake"`.
+    /// Lake folder (relative paths are relative to the config file), e.g. `"lake"`, or an
+    /// object-store URL: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`.
     pub path: String,
+    /// S3-compatible endpoint, e.g. `http://127.0.0.1:9000` (MinIO, moto, R2).
+    pub endpoint: Option<String>,
+    /// Region (S3).
+    pub region: Option<String>,
+    /// Allow plain HTTP endpoints (local S3-compatible servers).
+    pub allow_http: Option<bool>,
+    /// Access key id (else the standard environment variables, e.g. `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<revline_core::Secret>,
+    /// Secret access key (else e.g. `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<revline_core::Secret>,
+    /// Session token.
+    pub session_token: Option<revline_core::Secret>,
+    /// Any other object_store option (`google_service_account`, `azure_storage_account_name`, …).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl LakeConfig {
+    /// Opens the lake with its storage options.
+    pub fn open(&self) -> revline_core::Result<revline_core::lake::Lake> {
+        let mut o: std::collections::HashMap<String, String> = self
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let aws = self.path.starts_with("s3://") || self.path.starts_with("s3a://");
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                o.insert(k.to_string(), v);
+            }
+        };
+        if aws {
+            put("aws_endpoint", self.endpoint.clone());
+            put("aws_region", self.region.clone());
+            put("aws_allow_http", self.allow_http.map(|b| b.to_string()));
+            put(
+                "aws_access_key_id",
+                self.access_key_id.as_ref().map(|s| s.expose().to_string()),
+            );
+            put(
+                "aws_secret_access_key",
+                self.secret_access_key
+                    .as_ref()
+                    .map(|s| s.expose().to_string()),
+            );
+            put(
+                "aws_session_token",
+                self.session_token.as_ref().map(|s| s.expose().to_string()),
+            );
+        } else if self.endpoint.is_some() || self.access_key_id.is_some() || self.region.is_some() {
+            return Err(revline_core::Error::config(
+                "[lake] endpoint, region and access keys apply to s3:// lakes; use [lake.options] for gs:// and az://",
+            ));
+        }
+        revline_core::lake::Lake::open_with(&self.path, o)
+    }
 }
 
 /// `[run]`: how extraction batches its commits.
@@ -488,6 +545,16 @@ impl Config {
                 ));
             }
             let common: CommonSource = section(&doc, &key, toml::Value::Table(common_table))?;
+            let factory = registry::find(&common.connector).ok_or_else(|| {
+                doc.err(
+                    Some(&format!("{key}.connector")),
+                    format!(
+                        "unknown connector `{}` (available: {})",
+                        common.connector,
+                        registry::names().join(", ")
+                    ),
+                )
+            })?;
             if let Some(other) = registry::find(&name)
                 && other.name() != common.connector
             {
@@ -499,16 +566,6 @@ impl Config {
                     ),
                 ));
             }
-            let factory = registry::find(&common.connector).ok_or_else(|| {
-                doc.err(
-                    Some(&format!("{key}.connector")),
-                    format!(
-                        "unknown connector `{}` (available: {})",
-                        common.connector,
-                        registry::names().join(", ")
-                    ),
-                )
-            })?;
             if let Some(streams) = &common.streams {
                 let known: Vec<String> = factory.streams().into_iter().map(|s| s.name).collect();
                 for s in streams {
@@ -759,7 +816,7 @@ per_seconds = 10
             .unwrap_err();
         assert!(
             err.reason
-                .contains("unknown connector `hubspott` (available: hubspot)"),
+                .contains("unknown connector `hubspott` (available: hubspot"),
             "{err}"
         );
         assert_eq!(err.line, Some(6));

@@ -744,7 +744,7 @@ pub async fn serve(
             let config = config.clone();
             async move {
                 let page = async {
-                    let lake = revline_core::lake::Lake::open(&config.lake.path)?;
+                    let lake = config.lake.open()?;
                     let ctx = crate::query::session(&config, &lake).await?;
                     let data = gather(&ctx).await?;
                     Ok::<_, Error>(render(

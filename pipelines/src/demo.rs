@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use revline_core::lake::Lake;
 use revline_sandbox::{Sandbox, SandboxConfig};
 
 use crate::config::Config;
@@ -70,7 +69,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         failures(&second)
     );
 
-    let lake = Lake::open(&config.lake.path)?;
+    let lake = config.lake.open()?;
     let mut summary = String::new();
     writeln!(
         summary,
@@ -92,7 +91,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         second.sources.iter().map(|s| s.http.requests).sum::<u64>()
     )?;
     let mut counts = Vec::new();
-    for (source, stream) in lake.list_tables()? {
+    for (source, stream) in lake.list_tables().await? {
         let n = query(
             &config,
             &lake,

@@ -27,7 +27,12 @@ pub enum FileFormat {
 impl FileFormat {
     /// The format named by a file's extension.
     pub fn from_path(path: &Path) -> Result<FileFormat> {
-        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
             Some("csv") => Ok(FileFormat::Csv),
             Some("json" | "jsonl" | "ndjson") => Ok(FileFormat::Json),
             Some("parquet") => Ok(FileFormat::Parquet),
@@ -51,11 +56,14 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
 /// Writes batches to `path` in `format`, atomically.
 pub fn write_batches(batches: &[RecordBatch], path: &Path, format: FileFormat) -> Result<()> {
     let tmp = temp_beside(path);
-    let file = std::fs::File::create(&tmp).map_err(io_err(format!("cannot create {}", tmp.display())))?;
+    let file =
+        std::fs::File::create(&tmp).map_err(io_err(format!("cannot create {}", tmp.display())))?;
     let result: Result<()> = (|| {
         match format {
             FileFormat::Csv => {
-                let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(file);
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(file);
                 for b in batches {
                     w.write(b)?;
                 }
@@ -72,13 +80,17 @@ pub fn write_batches(batches: &[RecordBatch], path: &Path, format: FileFormat) -
                     .first()
                     .map(|b| b.schema())
                     .unwrap_or_else(|| std::sync::Arc::new(arrow::datatypes::Schema::empty()));
-                let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
                 let mut w = ArrowWriter::try_new(file, schema, Some(props))
                     .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
                 for b in batches {
-                    w.write(b).map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
+                    w.write(b)
+                        .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
                 }
-                w.close().map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
+                w.close()
+                    .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
             }
         }
         Ok(())
@@ -87,16 +99,25 @@ pub fn write_batches(batches: &[RecordBatch], path: &Path, format: FileFormat) -
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    std::fs::rename(&tmp, path).map_err(io_err(format!("cannot move the output to {}", path.display())))
+    std::fs::rename(&tmp, path).map_err(io_err(format!(
+        "cannot move the output to {}",
+        path.display()
+    )))
 }
 
 /// Exports `tables` (`schema.table` or a model name; all tables if empty) from `ctx` as one
 /// Parquet file each under `out` (`<schema>.<table>.parquet`, models as `<name>.parquet`).
 /// All files are written to a temporary folder first and moved in at the end, so a failed
 /// export leaves an earlier one untouched. Returns the files with their row counts.
-pub async fn export_parquet(ctx: &SessionContext, tables: &[String], out: &Path) -> Result<Vec<(PathBuf, u64)>> {
+pub async fn export_parquet(
+    ctx: &SessionContext,
+    tables: &[String],
+    out: &Path,
+) -> Result<Vec<(PathBuf, u64)>> {
     let names: Vec<String> = if tables.is_empty() {
-        let list = |e: datafusion::error::DataFusionError| Error::internal(format!("cannot list tables: {e}"));
+        let list = |e: datafusion::error::DataFusionError| {
+            Error::internal(format!("cannot list tables: {e}"))
+        };
         let batches = ctx
             .sql(
                 "SELECT table_schema, table_name FROM information_schema.tables \
@@ -125,7 +146,8 @@ pub async fn export_parquet(ctx: &SessionContext, tables: &[String], out: &Path)
     };
     std::fs::create_dir_all(out).map_err(io_err(format!("cannot create {}", out.display())))?;
     let staging = out.join(format!(".export-{}", std::process::id()));
-    std::fs::create_dir_all(&staging).map_err(io_err(format!("cannot create {}", staging.display())))?;
+    std::fs::create_dir_all(&staging)
+        .map_err(io_err(format!("cannot create {}", staging.display())))?;
     let mut written = Vec::new();
     for name in &names {
         let df = match ctx.table(name.as_str()).await {
@@ -137,9 +159,13 @@ pub async fn export_parquet(ctx: &SessionContext, tables: &[String], out: &Path)
         };
         let file = staging.join(format!("{name}.parquet"));
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let f = std::fs::File::create(&file).map_err(io_err(format!("cannot create {}", file.display())))?;
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let mut w = ArrowWriter::try_new(f, schema, Some(props)).map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
+        let f = std::fs::File::create(&file)
+            .map_err(io_err(format!("cannot create {}", file.display())))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut w = ArrowWriter::try_new(f, schema, Some(props))
+            .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
         let mut rows = 0u64;
         let mut stream = df
             .execute_stream()
@@ -148,16 +174,19 @@ pub async fn export_parquet(ctx: &SessionContext, tables: &[String], out: &Path)
         while let Some(b) = stream.next().await {
             let b = b.map_err(|e| Error::internal(format!("cannot read `{name}`: {e}")))?;
             rows += b.num_rows() as u64;
-            w.write(&b).map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
+            w.write(&b)
+                .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
         }
-        w.close().map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
+        w.close()
+            .map_err(|e| Error::internal("cannot write Parquet").with_source(e))?;
         written.push((name.clone(), rows));
     }
     let mut out_files = Vec::new();
     for (name, rows) in written {
         let from = staging.join(format!("{name}.parquet"));
         let to = out.join(format!("{name}.parquet"));
-        std::fs::rename(&from, &to).map_err(io_err(format!("cannot move {} into place", to.display())))?;
+        std::fs::rename(&from, &to)
+            .map_err(io_err(format!("cannot move {} into place", to.display())))?;
         out_files.push((to, rows));
     }
     let _ = std::fs::remove_dir_all(&staging);

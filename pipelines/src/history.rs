@@ -127,8 +127,27 @@ fn to_batch(rows: &[RunRow]) -> Result<RecordBatch> {
     )?)
 }
 
-/// Appends rows to `_revline.runs` in one commit.
+/// Appends rows to `_revline.runs` in one commit, retrying when concurrent runs (shards on
+/// one lake) commit to the table at the same time.
 pub async fn append(lake: &Lake, rows: &[RunRow]) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match append_once(lake, rows).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "run history commit conflicted; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    50 * attempt + rand::random_range(0..50),
+                ))
+                .await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn append_once(lake: &Lake, rows: &[RunRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }

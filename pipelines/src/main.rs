@@ -12,7 +12,6 @@ use revline::progress::{Bars, LogLines, Progress};
 use revline::query::OutputFormat;
 use revline::runner::{RunOptions, StreamStatus};
 use revline::{bench, demo, query, registry, runner};
-use revline_core::lake::Lake;
 use revline_core::{Error, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
@@ -195,7 +194,9 @@ fn init_logging(format: LogFormat, verbose: u8, quiet_default: bool) {
         0 => {
             "warn,deltalake_core=error,buoyant_kernel=error,revline=info,revline_core=info,revline_hubspot=info,revline_sandbox=info"
         }
-        1 => "info,revline=debug,revline_core=debug,revline_hubspot=debug,revline_sandbox=debug",
+        1 => {
+            "info,deltalake_core=warn,buoyant_kernel=warn,datafusion=warn,revline=debug,revline_core=debug,revline_hubspot=debug,revline_sandbox=debug"
+        }
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REVLINE_LOG")
@@ -293,7 +294,13 @@ async fn graceful_on_signals(cancel: CancellationToken) {
 
 async fn run_models_and_report(config: &Config, select: &[String]) -> i32 {
     let run_id = runner::new_run_id();
-    match revline::models::run_models(config, select, &run_id).await {
+    let span = tracing::info_span!("models", run_id = %run_id, pipeline = %config.pipeline.name);
+    match tracing::Instrument::instrument(
+        revline::models::run_models(config, select, &run_id),
+        span,
+    )
+    .await
+    {
         Ok(reports) => {
             for r in &reports {
                 match r.status.as_str() {
@@ -415,8 +422,12 @@ async fn dispatch(cli: Cli) -> i32 {
                         && opts.backfill_from.is_none()
                     {
                         let code = run_models_and_report(&config, &[]).await;
-                        if code != exit::SUCCESS {
+                        // Another shard building the models is fine: they see this load too.
+                        if code != exit::SUCCESS && code != exit::LOCKED {
                             return code;
+                        }
+                        if code == exit::LOCKED {
+                            eprintln!("models: another run is building them; skipped here");
                         }
                     }
                     load_code
@@ -429,10 +440,8 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let ctx = match async {
-                revline::query::session(&config, &Lake::open(&config.lake.path)?).await
-            }
-            .await
+            let ctx = match async { revline::query::session(&config, &config.lake.open()?).await }
+                .await
             {
                 Ok(c) => c,
                 Err(e) => return fail(&e, code_for(&e)),
@@ -451,7 +460,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             let result = async {
-                let ctx = revline::query::session(&config, &Lake::open(&config.lake.path)?).await?;
+                let ctx = revline::query::session(&config, &config.lake.open()?).await?;
                 revline::export::export_parquet(&ctx, &tables, &out).await
             }
             .await;
@@ -475,7 +484,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             let result = async {
-                let lake = Lake::open(&config.lake.path)?;
+                let lake = config.lake.open()?;
                 let batches = query::query(&config, &lake, &sql).await?;
                 match &output {
                     Some(path) => {
@@ -502,7 +511,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Ok(j) => j,
                 Err(e) => return fail(&e, code_for(&e)),
             };
-            let lake = match Lake::open(&config.lake.path) {
+            let lake = match config.lake.open() {
                 Ok(l) => l,
                 Err(e) => return fail(&e, code_for(&e)),
             };
@@ -564,7 +573,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             let result = async {
-                let ctx = revline::query::session(&config, &Lake::open(&config.lake.path)?).await?;
+                let ctx = revline::query::session(&config, &config.lake.open()?).await?;
                 revline::dashboard::write(&ctx, &out).await
             }
             .await;
@@ -615,7 +624,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             let result = async {
-                let lake = Lake::open(&config.lake.path)?;
+                let lake = config.lake.open()?;
                 if lake.load("_revline/runs").await?.is_none() {
                     return Ok("no runs recorded yet".to_string());
                 }
@@ -641,7 +650,7 @@ async fn dispatch(cli: Cli) -> i32 {
             match action {
                 StateAction::Show { source } => {
                     let result = async {
-                        let lake = Lake::open(&config.lake.path)?;
+                        let lake = config.lake.open()?;
                         revline::state::show(&lake, source.as_deref()).await
                     }
                     .await;

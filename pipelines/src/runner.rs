@@ -275,7 +275,7 @@ async fn run_with_id(
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
     let started_at = Utc::now();
-    let lake = Lake::open(&config.lake.path)?;
+    let lake = config.lake.open()?;
     let selected: Vec<&SourceConfig> = config
         .sources
         .values()

@@ -47,7 +47,11 @@ impl Shell {
 
     /// The prompt for the next line.
     pub fn prompt(&self) -> &'static str {
-        if self.buffer.trim().is_empty() { "revline> " } else { "     ..> " }
+        if self.buffer.trim().is_empty() {
+            "revline> "
+        } else {
+            "     ..> "
+        }
     }
 
     /// The help text.
@@ -86,7 +90,8 @@ impl Shell {
                 let mut out = if batches.is_empty() || batches[0].num_columns() == 0 {
                     String::new()
                 } else {
-                    render(&batches, OutputFormat::Table).unwrap_or_else(|e| format!("error: {e}")) + "\n"
+                    render(&batches, OutputFormat::Table).unwrap_or_else(|e| format!("error: {e}"))
+                        + "\n"
                 };
                 out.push_str(&format!("({rows} row{})", if rows == 1 { "" } else { "s" }));
                 if self.timing {
@@ -104,7 +109,10 @@ impl Shell {
             (Some("\\?" | "\\h" | "\\help"), _) => Reply::Text(HELP.to_string()),
             (Some("\\timing"), _) => {
                 self.timing = !self.timing;
-                Reply::Text(format!("timing is {}", if self.timing { "on" } else { "off" }))
+                Reply::Text(format!(
+                    "timing is {}",
+                    if self.timing { "on" } else { "off" }
+                ))
             }
             (Some("\\d"), None) => Reply::Text(
                 self.run(
@@ -121,7 +129,11 @@ impl Shell {
                 };
                 let esc = |s: &str| s.replace('\'', "''");
                 let filter = match schema {
-                    Some(s) => format!("table_schema = '{}' AND table_name = '{}'", esc(s), esc(table)),
+                    Some(s) => format!(
+                        "table_schema = '{}' AND table_name = '{}'",
+                        esc(s),
+                        esc(table)
+                    ),
                     None => format!("table_name = '{}' AND table_schema = 'public'", esc(table)),
                 };
                 let text = self

@@ -31,7 +31,7 @@ pub struct StateRow {
 /// The state of every table (optionally of one source), sorted by source and stream.
 pub async fn show(lake: &Lake, source: Option<&str>) -> Result<Vec<StateRow>> {
     let mut out = Vec::new();
-    for (src, stream) in lake.list_tables()? {
+    for (src, stream) in lake.list_tables().await? {
         if src == SYSTEM_SCHEMA || src == "models" || source.is_some_and(|s| s != src) {
             continue;
         }
@@ -63,9 +63,10 @@ pub async fn reset(
             config.file.display()
         )));
     }
-    let lake = Lake::open(&config.lake.path)?;
+    let lake = config.lake.open()?;
     let tables: Vec<String> = lake
-        .list_tables()?
+        .list_tables()
+        .await?
         .into_iter()
         .filter(|(s, t)| s == source && stream.is_none_or(|x| x == t))
         .map(|(_, t)| t)

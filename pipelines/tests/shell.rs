@@ -20,9 +20,18 @@ fn loaded_lake() -> (Sandbox, tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &hubspot_config(&sb.hubspot_url(), &format!("token = \"{}\"", sb.hubspot_token()), ""),
+        &hubspot_config(
+            &sb.hubspot_url(),
+            &format!("token = \"{}\"", sb.hubspot_token()),
+            "",
+        ),
     );
-    let out = revline().arg("--config").arg(&cfg).arg("run").output().unwrap();
+    let out = revline()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     (sb, dir, cfg)
 }
@@ -51,18 +60,34 @@ fn shell_runs_multiline_statements_and_describes_tables() {
     assert!(out.status.success(), "{}", text(&out));
     let s = String::from_utf8(out.stdout).unwrap();
     let listed = |schema: &str, table: &str| {
-        s.lines().any(|l| l.starts_with(&format!("| {schema} ")) && l.contains(&format!("| {table} ")))
+        s.lines()
+            .any(|l| l.starts_with(&format!("| {schema} ")) && l.contains(&format!("| {table} ")))
     };
     assert!(listed("hubspot", "contacts"), "tables listed:\n{s}");
     assert!(listed("_revline", "runs"), "run history listed:\n{s}");
-    assert!(listed("stripe", "invoices"), "connectors not configured are empty tables:\n{s}");
-    assert!(s.contains("| 150 | 150 |"), "multi-line statement ran:\n{s}");
+    assert!(
+        listed("stripe", "invoices"),
+        "connectors not configured are empty tables:\n{s}"
+    );
+    assert!(
+        s.contains("| 150 | 150 |"),
+        "multi-line statement ran:\n{s}"
+    );
     assert!(s.contains("(1 row) in "), "timing shown:\n{s}");
-    assert!(s.contains("| amount ") && s.contains("| Float64 "), "columns described:\n{s}");
+    assert!(
+        s.contains("| amount ") && s.contains("| Float64 "),
+        "columns described:\n{s}"
+    );
     assert!(s.contains("no table named `nope`"), "{s}");
-    assert!(s.contains("error: ") && s.contains("nowhere"), "errors are printed and the shell goes on:\n{s}");
+    assert!(
+        s.contains("error: ") && s.contains("nowhere"),
+        "errors are printed and the shell goes on:\n{s}"
+    );
     assert!(s.contains("timing is off"));
-    assert!(s.contains("| one |\n+-----+\n| 1   |\n+-----+\n(1 row)\n"), "timing off:\n{s}");
+    assert!(
+        s.contains("| one |\n+-----+\n| 1   |\n+-----+\n(1 row)\n"),
+        "timing off:\n{s}"
+    );
     assert!(!s.contains("| 2 "), "\\q stops reading");
 }
 
@@ -91,7 +116,8 @@ fn query_output_files_by_extension() {
             "json" => {
                 let t = String::from_utf8(bytes).unwrap();
                 assert_eq!(t.lines().count(), 3);
-                let first: serde_json::Value = serde_json::from_str(t.lines().next().unwrap()).unwrap();
+                let first: serde_json::Value =
+                    serde_json::from_str(t.lines().next().unwrap()).unwrap();
                 assert!(first["email"].as_str().unwrap().contains('@'));
             }
             _ => assert_eq!(&bytes[..4], b"PAR1"),

@@ -26,7 +26,10 @@ impl AsyncDB for Db {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
         let rows = self.0.run(sql).await.map_err(|e| DbError(e.to_string()))?;
-        if rows.is_empty() && !sql.trim_start().to_uppercase().starts_with("SELECT") && !sql.trim_start().to_uppercase().starts_with("WITH") {
+        if rows.is_empty()
+            && !sql.trim_start().to_uppercase().starts_with("SELECT")
+            && !sql.trim_start().to_uppercase().starts_with("WITH")
+        {
             return Ok(DBOutput::StatementComplete(0));
         }
         let width = rows.first().map(|r| r.len()).unwrap_or(0);
@@ -52,10 +55,20 @@ async fn model_logic_files() {
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
     let mut failures = Vec::new();
     for file in &files {
-        let mut runner = sqllogictest::Runner::new(|| async { Ok(Db(TestSession::new().await.map_err(|e| DbError(e.to_string()))?)) });
+        let mut runner = sqllogictest::Runner::new(|| async {
+            Ok(Db(TestSession::new()
+                .await
+                .map_err(|e| DbError(e.to_string()))?))
+        });
         if let Err(e) = runner.run_file_async(file).await {
             failures.push(format!("{}:\n{e}", file.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of {} files failed:\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
 }

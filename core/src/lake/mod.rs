@@ -10,6 +10,7 @@
 //!   existing file), [`WriteMode::Append`], and [`WriteMode::Merge`] (incremental: MERGE on
 //!   the primary key, the row with the latest cursor wins).
 
+pub mod cloud;
 mod conform;
 pub mod lock;
 mod merge;
@@ -56,18 +57,47 @@ pub struct CommitMeta {
 pub struct Lake {
     root: Url,
     store: Arc<dyn object_store::ObjectStore>,
+    options: HashMap<String, String>,
 }
 
 impl Lake {
     /// Opens (creating if needed) a lake at `path`: a local folder or a `file://` URL.
     pub fn open(path: &str) -> Result<Self> {
+        Self::open_with(path, HashMap::new())
+    }
+
+    /// Opens a lake at a local folder or an object-store URL (`s3://bucket/prefix`, `gs://…`,
+    /// `az://…`) with storage `options` (endpoint, region, credentials, `allow_http`, …).
+    pub fn open_with(path: &str, options: HashMap<String, String>) -> Result<Self> {
+        if let Some((scheme, _)) = path.split_once("://")
+            && cloud::CLOUD_SCHEMES.contains(&scheme)
+        {
+            cloud::register();
+            let mut root = Url::parse(path).map_err(|e| {
+                Error::config(format!("lake.path `{path}` is not a valid URL")).with_source(e)
+            })?;
+            if !root.path().ends_with('/') {
+                root.set_path(&format!("{}/", root.path()));
+            }
+            let (store, prefix) = cloud::build_store(&root, &options)?;
+            let store: Arc<dyn object_store::ObjectStore> = if prefix.as_ref().is_empty() {
+                store
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            return Ok(Lake {
+                root,
+                store,
+                options,
+            });
+        }
         let root = if path.contains("://") {
             let mut u = Url::parse(path).map_err(|e| {
                 Error::config(format!("lake.path `{path}` is not a valid URL")).with_source(e)
             })?;
             if u.scheme() != "file" {
                 return Err(Error::config(format!(
-                    "lake.path `{path}`: only local folders (and file:// URLs) are supported in this build"
+                    "lake.path `{path}`: use a local folder, file://, s3://, gs:// or az://"
                 )));
             }
             if !u.path().ends_with('/') {
@@ -88,7 +118,6 @@ impl Lake {
                 Error::lake(format!("lake folder `{}` is not absolute", abs.display()))
             })?
         };
-        deltalake::ensure_table_uri(root.as_str()).ok();
         let dir = root
             .to_file_path()
             .map_err(|_| Error::lake(format!("lake root {root} is not a local folder")))?;
@@ -98,12 +127,18 @@ impl Lake {
         Ok(Lake {
             root,
             store: Arc::new(store),
+            options,
         })
     }
 
     /// The object store at the lake's root (paths are relative to it).
     pub fn store(&self) -> Arc<dyn object_store::ObjectStore> {
         self.store.clone()
+    }
+
+    /// Storage options passed to every table (endpoint, region, credentials).
+    pub fn storage_options(&self) -> &HashMap<String, String> {
+        &self.options
     }
 
     /// Takes the run lock of `source` (see [`lock`]).
@@ -124,7 +159,9 @@ impl Lake {
 
     /// The local folder of the lake, if it is local.
     pub fn local_path(&self) -> Option<std::path::PathBuf> {
-        self.root.to_file_path().ok()
+        (self.root.scheme() == "file")
+            .then(|| self.root.to_file_path().ok())
+            .flatten()
     }
 
     /// URL of table `<source>/<stream>` (or any relative path such as `models/funnel`).
@@ -134,17 +171,29 @@ impl Lake {
             .map_err(|e| Error::internal(format!("bad table path `{relative}`")).with_source(e))
     }
 
+    /// A table handle (not loaded) with the lake's storage options.
+    fn builder(&self, url: Url, relative: &str) -> Result<DeltaTable> {
+        deltalake::DeltaTableBuilder::from_url(url)
+            .map(|b| b.with_storage_options(self.options.clone()))
+            .and_then(|b| b.build())
+            .map_err(|e| lake_error("cannot open table", relative, e))
+    }
+
     /// Loads a table, or `None` if it does not exist yet.
     pub async fn load(&self, relative: &str) -> Result<Option<DeltaTable>> {
         let url = self.table_url(relative)?;
-        if let Ok(dir) = url.to_file_path()
-            && !dir.join("_delta_log").is_dir()
-        {
+        let log =
+            object_store::path::Path::from(format!("{}/_delta_log", relative.trim_matches('/')));
+        let has_log = self
+            .store
+            .list_with_delimiter(Some(&log))
+            .await
+            .map(|l| !l.objects.is_empty())
+            .unwrap_or(false);
+        if !has_log {
             return Ok(None);
         }
-        let mut table = DeltaTable::try_from_url(url)
-            .await
-            .map_err(|e| lake_error("cannot open table", relative, e))?;
+        let mut table = self.builder(url, relative)?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
@@ -153,22 +202,38 @@ impl Lake {
     }
 
     /// Every table under `<source>/` folders: `(source, stream)` pairs with a Delta log.
-    pub fn list_tables(&self) -> Result<Vec<(String, String)>> {
-        let Some(root) = self.local_path() else {
-            return Ok(Vec::new());
-        };
+    pub async fn list_tables(&self) -> Result<Vec<(String, String)>> {
+        let list_err = |e: object_store::Error| Error::lake("cannot list the lake").with_source(e);
         let mut out = Vec::new();
-        let Ok(sources) = std::fs::read_dir(&root) else {
-            return Ok(out);
-        };
-        for s in sources.flatten() {
-            if !s.path().is_dir() {
+        let top = self
+            .store
+            .list_with_delimiter(None)
+            .await
+            .map_err(list_err)?;
+        for source in top.common_prefixes {
+            let Some(src) = source.filename().map(str::to_string) else {
                 continue;
-            }
-            let source = s.file_name().to_string_lossy().to_string();
-            for t in std::fs::read_dir(s.path()).into_iter().flatten().flatten() {
-                if t.path().join("_delta_log").is_dir() {
-                    out.push((source.clone(), t.file_name().to_string_lossy().to_string()));
+            };
+            let tables = self
+                .store
+                .list_with_delimiter(Some(&source))
+                .await
+                .map_err(list_err)?;
+            for t in tables.common_prefixes {
+                let Some(name) = t.filename().map(str::to_string) else {
+                    continue;
+                };
+                let inner = self
+                    .store
+                    .list_with_delimiter(Some(&t))
+                    .await
+                    .map_err(list_err)?;
+                if inner
+                    .common_prefixes
+                    .iter()
+                    .any(|p| p.filename() == Some("_delta_log"))
+                {
+                    out.push((src.clone(), name));
                 }
             }
         }
@@ -382,11 +447,15 @@ impl TableWriter {
                 (t, Some(meta))
             }
         };
-        let writer =
-            RecordBatchWriter::try_new(table.table_url().as_str(), schema.clone(), None, None)
-                .map_err(|e| lake_error("cannot start writing", &name, e))?
-                .with_target_file_size(settings.target_file_size)
-                .with_writer_properties(writer_properties(&settings));
+        let writer = RecordBatchWriter::try_new(
+            table.table_url().as_str(),
+            schema.clone(),
+            None,
+            Some(lake.storage_options().clone()),
+        )
+        .map_err(|e| lake_error("cannot start writing", &name, e))?
+        .with_target_file_size(settings.target_file_size)
+        .with_writer_properties(writer_properties(&settings));
         Ok(TableWriter {
             name,
             source: source.to_string(),
@@ -679,15 +748,21 @@ async fn create_table(
     }
     let kernel = kernel_schema(schema, name)?;
     let table = deltalake::DeltaTableBuilder::from_url(url)
+        .map(|b| b.with_storage_options(lake.storage_options().clone()))
         .and_then(|b| b.build())
         .map_err(|e| lake_error("cannot create table", name, e))?;
-    table
+    let created = table
         .create()
         .with_columns(kernel.fields().cloned())
         .with_table_name(name)
         .with_save_mode(SaveMode::Ignore)
-        .await
-        .map_err(|e| lake_error("cannot create table", name, e))
+        .await;
+    // Another process may have created the table at the same moment (run history, models on
+    // a shared bucket): whoever won, continue from what is committed.
+    match lake.load(rel).await? {
+        Some(t) => Ok(t),
+        None => created.map_err(|e| lake_error("cannot create table", name, e)),
+    }
 }
 
 /// Replaces a table's schema (and empties it) for a full refresh whose column types changed.
@@ -700,6 +775,7 @@ async fn recreate_table(
     let url = lake.table_url(rel)?;
     let kernel = kernel_schema(schema, name)?;
     let table = deltalake::DeltaTableBuilder::from_url(url)
+        .map(|b| b.with_storage_options(lake.storage_options().clone()))
         .and_then(|b| b.build())
         .map_err(|e| lake_error("cannot recreate table", name, e))?;
     table

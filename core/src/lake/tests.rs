@@ -106,7 +106,7 @@ async fn append_commits_data_and_state_together() {
         "+----+---+\n| id | n |\n+----+---+\n| a  | 1 |\n| b  | 2 |\n| c  | 3 |\n+----+---+"
     );
     assert_eq!(
-        lake.list_tables().unwrap(),
+        lake.list_tables().await.unwrap(),
         vec![("src".to_string(), "things".to_string())]
     );
 }

@@ -57,7 +57,7 @@ pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
             .with_default_catalog_and_schema("datafusion", "public"),
     );
     let mut loaded: BTreeMap<(String, String), Arc<dyn TableProvider>> = BTreeMap::new();
-    for (source, stream) in lake.list_tables()? {
+    for (source, stream) in lake.list_tables().await? {
         if let Some(table) = lake.load(&format!("{source}/{stream}")).await? {
             loaded.insert((source, stream), provider(&ctx, &table).await?);
         }
@@ -210,10 +210,16 @@ pub fn union_of(
 
 /// Parses a seed's CSV into a table (header `name:type`).
 pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
-    use arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder};
+    use arrow::array::{
+        ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    };
     use arrow::datatypes::DataType;
     let bad = |line: usize, msg: String| Error::config(format!("{}:{line}: {msg}", seed.file));
-    let mut lines = seed.csv.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = seed
+        .csv
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| bad(1, "empty seed".into()))?;
     let cols: Vec<(String, DataType)> = header
         .split(',')
@@ -225,7 +231,10 @@ pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
                 "double" => Ok(DataType::Float64),
                 "bool" => Ok(DataType::Boolean),
                 "date" => Ok(DataType::Date32),
-                other => Err(bad(1, format!("unknown column type `{other}` (text, int, double, bool, date)"))),
+                other => Err(bad(
+                    1,
+                    format!("unknown column type `{other}` (text, int, double, bool, date)"),
+                )),
             }?;
             Ok((name.to_string(), ty))
         })
@@ -250,21 +259,54 @@ pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
     for (i, line) in lines {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != cols.len() {
-            return Err(bad(i + 1, format!("{} values for {} columns", cells.len(), cols.len())));
+            return Err(bad(
+                i + 1,
+                format!("{} values for {} columns", cells.len(), cols.len()),
+            ));
         }
         for ((b, cell), (name, _)) in builders.iter_mut().zip(&cells).zip(&cols) {
-            let fail = || bad(i + 1, format!("`{cell}` is not a valid value for column `{name}`"));
+            let fail = || {
+                bad(
+                    i + 1,
+                    format!("`{cell}` is not a valid value for column `{name}`"),
+                )
+            };
             let null = cell.is_empty();
             match b {
-                B::T(b) => if null { b.append_null() } else { b.append_value(cell) },
-                B::I(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
-                B::F(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
-                B::Bo(b) => if null { b.append_null() } else { b.append_value(cell.parse().map_err(|_| fail())?) },
+                B::T(b) => {
+                    if null {
+                        b.append_null()
+                    } else {
+                        b.append_value(cell)
+                    }
+                }
+                B::I(b) => {
+                    if null {
+                        b.append_null()
+                    } else {
+                        b.append_value(cell.parse().map_err(|_| fail())?)
+                    }
+                }
+                B::F(b) => {
+                    if null {
+                        b.append_null()
+                    } else {
+                        b.append_value(cell.parse().map_err(|_| fail())?)
+                    }
+                }
+                B::Bo(b) => {
+                    if null {
+                        b.append_null()
+                    } else {
+                        b.append_value(cell.parse().map_err(|_| fail())?)
+                    }
+                }
                 B::D(b) => {
                     if null {
                         b.append_null()
                     } else {
-                        let days = revline_core::decode::coerce::parse_date_days(cell).ok_or_else(fail)?;
+                        let days =
+                            revline_core::decode::coerce::parse_date_days(cell).ok_or_else(fail)?;
                         b.append_value(days as i32)
                     }
                 }
@@ -284,7 +326,9 @@ pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
         })
         .collect();
     let schema = Arc::new(Schema::new(
-        cols.iter().map(|(n, t)| Field::new(n, t.clone(), true)).collect::<Vec<_>>(),
+        cols.iter()
+            .map(|(n, t)| Field::new(n, t.clone(), true))
+            .collect::<Vec<_>>(),
     ));
     let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), arrays)
         .map_err(|e| bad(1, e.to_string()))?;

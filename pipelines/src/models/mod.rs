@@ -204,11 +204,25 @@ impl ModelSet {
                 continue;
             }
             if path.ends_with(".csv") {
-                let name = Path::new(&path).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                let name = Path::new(&path)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 if let Some(other) = seeds.get(&name) {
-                    return Err(Error::config(format!("seed `{name}` is defined twice: {} and {path}", other.file)));
+                    return Err(Error::config(format!(
+                        "seed `{name}` is defined twice: {} and {path}",
+                        other.file
+                    )));
                 }
-                seeds.insert(name.clone(), Seed { name, file: path, csv: content });
+                seeds.insert(
+                    name.clone(),
+                    Seed {
+                        name,
+                        file: path,
+                        csv: content,
+                    },
+                );
                 continue;
             }
             let p = Path::new(&path);
@@ -265,7 +279,10 @@ impl ModelSet {
         let names: BTreeSet<String> = models.keys().cloned().collect();
         for name in seeds.keys() {
             if let Some(m) = models.get(name) {
-                return Err(Error::config(format!("`{name}` is both a model ({}) and a seed", m.file)));
+                return Err(Error::config(format!(
+                    "`{name}` is both a model ({}) and a seed",
+                    m.file
+                )));
             }
         }
         for m in models.values_mut() {
@@ -427,7 +444,7 @@ pub async fn run_models(
     select: &[String],
     run_id: &str,
 ) -> Result<Vec<ModelReport>> {
-    let lake = Lake::open(&config.lake.path)?;
+    let lake = config.lake.open()?;
     let ctx = Arc::new(catalog::session(config, &lake).await?);
     let known = catalog::known_tables(config);
     let set = ModelSet::load(config, &known)?;
@@ -621,7 +638,7 @@ async fn build_model(
 
 /// Runs the data tests against the built models.
 pub async fn run_data_tests(config: &Config) -> Result<Vec<tests::TestResult>> {
-    let lake = Lake::open(&config.lake.path)?;
+    let lake = config.lake.open()?;
     let ctx = catalog::session(config, &lake).await?;
     let set = ModelSet::load(config, &catalog::known_tables(config))?;
     catalog::register_seeds(&ctx, &set)?;

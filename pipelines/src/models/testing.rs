@@ -44,7 +44,8 @@ impl TestSession {
             }
         }
         names.insert("_revline.runs".to_string());
-        let runs = MemTable::try_new(crate::history::schema(), vec![vec![]]).map_err(|e| Error::internal(e.to_string()))?;
+        let runs = MemTable::try_new(crate::history::schema(), vec![vec![]])
+            .map_err(|e| Error::internal(e.to_string()))?;
         register(&ctx, "_revline", "runs", Arc::new(runs))?;
         let set = ModelSet::from_files(super::bundled_files(), &KnownTables { names })?;
         catalog::register_seeds(&ctx, &set)?;
@@ -69,8 +70,12 @@ impl TestSession {
                 .map_err(|e| Error::config(format!("{}: {e}", m.file)))?
                 .into_view();
             let r = datafusion::common::TableReference::bare(name.as_str());
-            self.ctx.deregister_table(r.clone()).map_err(|e| Error::internal(e.to_string()))?;
-            self.ctx.register_table(r, view).map_err(|e| Error::internal(e.to_string()))?;
+            self.ctx
+                .deregister_table(r.clone())
+                .map_err(|e| Error::internal(e.to_string()))?;
+            self.ctx
+                .register_table(r, view)
+                .map_err(|e| Error::internal(e.to_string()))?;
         }
         Ok(())
     }
@@ -100,8 +105,13 @@ impl TestSession {
                             if c.is_null(r) {
                                 "NULL".to_string()
                             } else {
-                                let v = arrow::util::display::array_value_to_string(c, r).unwrap_or_default();
-                                if v.is_empty() { "(empty)".to_string() } else { v }
+                                let v = arrow::util::display::array_value_to_string(c, r)
+                                    .unwrap_or_default();
+                                if v.is_empty() {
+                                    "(empty)".to_string()
+                                } else {
+                                    v
+                                }
                             }
                         })
                         .collect(),
@@ -114,20 +124,33 @@ impl TestSession {
     /// `schema.table (a, b) VALUES (…), (…)`: replaces the table with these rows.
     async fn fixture(&mut self, spec: &str) -> Result<()> {
         let spec = spec.trim();
-        let open = spec.find('(').ok_or_else(|| Error::config("FIXTURE needs `table (columns) VALUES …`"))?;
+        let open = spec
+            .find('(')
+            .ok_or_else(|| Error::config("FIXTURE needs `table (columns) VALUES …`"))?;
         let table = spec[..open].trim();
-        let close = spec[open..].find(')').map(|i| i + open).ok_or_else(|| Error::config("FIXTURE: unclosed column list"))?;
-        let cols: Vec<String> = spec[open + 1..close].split(',').map(|c| c.trim().to_string()).collect();
+        let close = spec[open..]
+            .find(')')
+            .map(|i| i + open)
+            .ok_or_else(|| Error::config("FIXTURE: unclosed column list"))?;
+        let cols: Vec<String> = spec[open + 1..close]
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .collect();
         let values = spec[close + 1..].trim();
         if !values[..6.min(values.len())].eq_ignore_ascii_case("VALUES") {
-            return Err(Error::config(format!("FIXTURE {table}: expected VALUES after the column list")));
+            return Err(Error::config(format!(
+                "FIXTURE {table}: expected VALUES after the column list"
+            )));
         }
         let (schema_name, table_name) = table
             .split_once('.')
             .ok_or_else(|| Error::config(format!("FIXTURE `{table}`: use schema.table")))?;
         let existing = self
             .ctx
-            .table_provider(datafusion::common::TableReference::partial(schema_name, table_name))
+            .table_provider(datafusion::common::TableReference::partial(
+                schema_name,
+                table_name,
+            ))
             .await
             .map_err(|e| Error::config(format!("FIXTURE `{table}`: {e}")))?;
         let declared: Arc<Schema> = existing.schema();
@@ -136,7 +159,11 @@ impl TestSession {
                 return Err(Error::config(format!("FIXTURE `{table}`: no column `{c}`")));
             }
         }
-        let df = self.ctx.sql(values).await.map_err(|e| Error::config(format!("FIXTURE {table}: {e}")))?;
+        let df = self
+            .ctx
+            .sql(values)
+            .await
+            .map_err(|e| Error::config(format!("FIXTURE {table}: {e}")))?;
         let exprs: Vec<Expr> = declared
             .fields()
             .iter()
@@ -154,21 +181,34 @@ impl TestSession {
             .collect()
             .await
             .map_err(|e| Error::config(format!("FIXTURE {table}: {e}")))?;
-        let mem = MemTable::try_new(declared, vec![batches]).map_err(|e| Error::config(e.to_string()))?;
+        let mem =
+            MemTable::try_new(declared, vec![batches]).map_err(|e| Error::config(e.to_string()))?;
         register(&self.ctx, schema_name, table_name, Arc::new(mem))?;
         self.refresh_models().await
     }
 }
 
-fn register(ctx: &SessionContext, schema: &str, table: &str, p: Arc<dyn TableProvider>) -> Result<()> {
-    let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::internal("no catalog"))?;
+fn register(
+    ctx: &SessionContext,
+    schema: &str,
+    table: &str,
+    p: Arc<dyn TableProvider>,
+) -> Result<()> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::internal("no catalog"))?;
     if catalog.schema(schema).is_none() {
         catalog
-            .register_schema(schema, Arc::new(datafusion::catalog::MemorySchemaProvider::new()))
+            .register_schema(
+                schema,
+                Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+            )
             .map_err(|e| Error::internal(e.to_string()))?;
     }
     let r = datafusion::common::TableReference::partial(schema, table);
-    ctx.deregister_table(r.clone()).map_err(|e| Error::internal(e.to_string()))?;
-    ctx.register_table(r, p).map_err(|e| Error::internal(e.to_string()))?;
+    ctx.deregister_table(r.clone())
+        .map_err(|e| Error::internal(e.to_string()))?;
+    ctx.register_table(r, p)
+        .map_err(|e| Error::internal(e.to_string()))?;
     Ok(())
 }

@@ -326,6 +326,7 @@ pub async fn unauthorized_fails_fast_and_commits_nothing(case: &dyn ConnectorCas
     let tables: Vec<(String, String)> = h
         .lake()
         .list_tables()
+        .await
         .unwrap()
         .into_iter()
         .filter(|(schema, _)| !schema.starts_with('_'))
@@ -344,6 +345,7 @@ pub async fn empty_source_loads_empty_tables(case: &dyn ConnectorCase) {
     let tables: Vec<String> = h
         .lake()
         .list_tables()
+        .await
         .unwrap()
         .into_iter()
         .map(|(_, t)| t)
