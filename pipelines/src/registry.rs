@@ -5,6 +5,7 @@ use revline_core::ConnectorFactory;
 
 static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_hubspot::HubspotFactory,
+    &revline_stripe::StripeFactory,
     &revline_google_ads::GoogleAdsFactory,
 ];
 

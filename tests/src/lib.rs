@@ -19,6 +19,7 @@ use revline_sandbox::{FaultPlan, Sandbox, SandboxConfig, StatsSnapshot, World, W
 
 pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;
+pub use cases::stripe::StripeCase;
 
 /// A stream with several pages, used by the paging, fault and incremental cases.
 #[derive(Debug, Clone)]
@@ -60,6 +61,14 @@ pub trait ConnectorCase: Send + Sync + 'static {
     /// A query over the paged stream's rows with `ids`, and the world's expected rows as
     /// `key|value` lines in query order.
     fn verify_changed(&self, world: &World, ids: &[String]) -> (String, Vec<String>);
+    /// Records the emulator serves for the paged stream when a full refresh reads `rows`
+    /// records after [`ConnectorCase::mutate`]. Default: exactly `rows` (each record once);
+    /// a connector that also notes where a change log ends (Stripe's newest event) adds
+    /// what that costs.
+    fn full_read_served(&self, world: &World, rows: u64) -> u64 {
+        let _ = world;
+        rows
+    }
     /// How a run with rejected credentials fails: a phrase every stream's error contains, and
     /// how many API requests each stream makes before failing. The default is a rejected
     /// token (one 401 per stream); OAuth2 sources whose refresh token is revoked fail at the

@@ -4,4 +4,5 @@
 use revline_tests::conformance_suite;
 
 conformance_suite!(hubspot, revline_tests::HubspotCase);
+conformance_suite!(stripe, revline_tests::StripeCase);
 conformance_suite!(google_ads, revline_tests::GoogleAdsCase);

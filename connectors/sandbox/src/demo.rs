@@ -77,6 +77,22 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Stripe => {
+                std::fs::write(
+                    dir.join("stripe.key"),
+                    format!("{}\n", sandbox.stripe_key()),
+                )?;
+                // The account's history starts with the world: windows of a first sync split it.
+                let start = sandbox.world().read().config().start.format("%Y-%m-%d");
+                out.push(DemoSource {
+                    name: "stripe",
+                    connector: "stripe",
+                    body: format!(
+                        "base_url = \"{}\"\nsecret_key_file = \"stripe.key\"\nstart_date = \"{start}\"\n",
+                        sandbox.base_url(Vendor::Stripe)
+                    ),
+                });
+            }
         }
     }
     Ok(out)
@@ -117,6 +133,7 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
     let w = crate::world::World::new(world.clone());
     match connector {
         "google_ads" => Some(w.active_ad_group_days("google")),
+        "stripe" => Some(w.billing().charges().len() as u64),
         _ => None,
     }
 }
@@ -137,6 +154,21 @@ pub fn bench_profiles() -> Vec<BenchProfile> {
                 ..Default::default()
             },
             ..WorldConfig::default()
+        },
+    },
+    BenchProfile {
+        connector: "stripe",
+        stream: "charges",
+        shape: "Stripe charges: 100 per page, nested billing and card details, ~1.6 KB each",
+        // About 1.55 charges per deal (monthly invoices of won deals, paid by card).
+        world: |n| {
+            let deals = (n as f64 / 1.55).ceil() as usize;
+            WorldConfig {
+                deals,
+                companies: (deals / 4).max(40),
+                people: deals.max(400),
+                ..WorldConfig::default()
+            }
         },
     },
     BenchProfile {

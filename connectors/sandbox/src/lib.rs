@@ -36,12 +36,16 @@
 
 pub mod demo;
 mod faults;
+mod gateway;
 pub mod google;
 pub mod google_ads;
 pub mod hubspot;
 mod json;
+mod jw;
+mod qs;
 mod server;
 mod stats;
+pub mod stripe;
 pub mod world;
 
 pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
@@ -50,6 +54,7 @@ pub use google_ads::GoogleAdsConfig;
 pub use hubspot::{HubspotConfig, RateLimitEmulation};
 pub use server::{Sandbox, SandboxConfig, Vendor};
 pub use stats::StatsSnapshot;
+pub use stripe::StripeConfig;
 pub use world::{
     Campaign, Channel, Company, Deal, DealStage, Industry, Lifecycle, Owner, Person, SharedWorld,
     World, WorldConfig,

@@ -25,6 +25,7 @@ use crate::faults::{Fault, FaultPlan, FaultState};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::stats::{Stats, StatsSnapshot};
+use crate::stripe::{StripeApp, StripeConfig};
 use crate::world::{SharedWorld, World, WorldConfig};
 
 /// Everything a sandbox needs: the world, per-vendor settings and the fault plan. Every
@@ -52,6 +53,8 @@ pub struct SandboxConfig {
     pub hubspot: HubspotConfig,
     /// Google Ads emulator settings.
     pub google_ads: GoogleAdsConfig,
+    /// Stripe emulator settings.
+    pub stripe: StripeConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
     pub faults: FaultPlan,
 }
@@ -62,18 +65,21 @@ pub struct SandboxConfig {
 pub enum Vendor {
     /// HubSpot CRM v3.
     Hubspot,
+    /// Stripe (billing).
+    Stripe,
     /// Google Ads API (searchStream with GAQL) and Google's OAuth2 token endpoint.
     GoogleAds,
 }
 
 impl Vendor {
     /// Every vendor the sandbox emulates.
-    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::GoogleAds];
+    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Stripe, Vendor::GoogleAds];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
     pub fn name(self) -> &'static str {
         match self {
             Vendor::Hubspot => "hubspot",
+            Vendor::Stripe => "stripe",
             Vendor::GoogleAds => "google_ads",
         }
     }
@@ -90,6 +96,7 @@ pub(crate) struct RouteInfo {
 /// A vendor emulator behind a listener.
 enum App {
     Hubspot(HubspotApp),
+    Stripe(StripeApp),
     GoogleAds(GoogleAdsApp),
 }
 
@@ -97,6 +104,7 @@ impl App {
     async fn handle(&self, req: Request<Body>) -> Response {
         match self {
             App::Hubspot(h) => h.handle(req).await,
+            App::Stripe(s) => s.handle(req).await,
             App::GoogleAds(g) => g.handle(req).await,
         }
     }
@@ -104,6 +112,7 @@ impl App {
     fn fault_response(&self, fault: &Fault) -> Option<Response> {
         match self {
             App::Hubspot(h) => h.fault_response(fault),
+            App::Stripe(s) => s.fault_response(fault),
             App::GoogleAds(g) => g.fault_response(fault),
         }
     }
@@ -167,9 +176,10 @@ impl Sandbox {
                     config.google_ads.clone(),
                     base_url,
                 )),
+                Vendor::Stripe => App::Stripe(StripeApp::new(world.clone(), config.stripe.clone())),
             };
             endpoints.push((vendor, addr));
-            listeners.push((listener, Arc::new(app)));
+            listeners.push((listener, Arc::new((vendor, app))));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -229,6 +239,18 @@ impl Sandbox {
         &self.config.hubspot.token
     }
 
+    /// The secret key the Stripe emulator accepts.
+    pub fn stripe_key(&self) -> &str {
+        &self.config.stripe.secret_key
+    }
+
+    /// The most requests `vendor`'s emulator received within any `window` (a sliding window
+    /// over every request's arrival time since the last [`Sandbox::reset_stats`], faulted and
+    /// rejected requests included). Tests use it to prove a client never exceeds a limit.
+    pub fn max_requests_in_window(&self, vendor: Vendor, window: Duration) -> u64 {
+        self.shared.stats.max_in_window(vendor.name(), window)
+    }
+
     /// The configuration the sandbox was started with (faults as initially configured).
     pub fn config(&self) -> &SandboxConfig {
         &self.config
@@ -275,7 +297,7 @@ impl Drop for Sandbox {
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Arc<App>, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, app: Arc<(Vendor, App)>, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -301,7 +323,7 @@ fn with_reset_handle(stream: TcpStream) -> io::Result<(TcpStream, TcpSocket)> {
     ))
 }
 
-async fn serve_connection(stream: TcpStream, app: Arc<App>, shared: Arc<Shared>) {
+async fn serve_connection(stream: TcpStream, app: Arc<(Vendor, App)>, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let (stream, reset_handle) = match with_reset_handle(stream) {
         Ok(parts) => parts,
@@ -316,7 +338,10 @@ async fn serve_connection(stream: TcpStream, app: Arc<App>, shared: Arc<Shared>)
         let app = app.clone();
         let shared = shared.clone();
         let reset = service_reset.clone();
-        async move { Ok::<_, Infallible>(handle(req.map(Body::new), &app, &shared, &reset).await) }
+        async move {
+            let (vendor, app) = &*app;
+            Ok::<_, Infallible>(handle(req.map(Body::new), *vendor, app, &shared, &reset).await)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -331,8 +356,14 @@ async fn serve_connection(stream: TcpStream, app: Arc<App>, shared: Arc<Shared>)
     }
 }
 
-async fn handle(req: Request<Body>, app: &App, shared: &Shared, reset: &Notify) -> Response {
-    shared.stats.request();
+async fn handle(
+    req: Request<Body>,
+    vendor: Vendor,
+    app: &App,
+    shared: &Shared,
+    reset: &Notify,
+) -> Response {
+    shared.stats.request(vendor.name());
     // Rules match the path, the query string or the body (a GAQL query, a report request).
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 16 << 20)

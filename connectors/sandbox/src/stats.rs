@@ -3,6 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Arrival times kept per vendor (older ones are dropped beyond this many).
+const MAX_ARRIVALS: usize = 1_000_000;
 
 /// A point-in-time copy of a sandbox's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,6 +49,8 @@ struct Inner {
     faults: HashMap<String, u64>,
     unauthorized: u64,
     rate_limited: u64,
+    /// Arrival time of every request, per vendor.
+    arrivals: HashMap<&'static str, Vec<Instant>>,
 }
 
 /// Thread-safe counters shared by all connections of a sandbox.
@@ -58,8 +64,31 @@ impl Stats {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn request(&self) {
-        self.lock().total += 1;
+    pub(crate) fn request(&self, vendor: &'static str) {
+        let mut g = self.lock();
+        g.total += 1;
+        let a = g.arrivals.entry(vendor).or_default();
+        if a.len() >= MAX_ARRIVALS {
+            a.drain(..MAX_ARRIVALS / 2);
+        }
+        a.push(Instant::now());
+    }
+
+    /// The most arrivals of `vendor` within any sliding `window`.
+    pub(crate) fn max_in_window(&self, vendor: &str, window: Duration) -> u64 {
+        let g = self.lock();
+        let Some(a) = g.arrivals.get(vendor) else {
+            return 0;
+        };
+        let mut best = 0;
+        let mut lo = 0;
+        for hi in 0..a.len() {
+            while a[hi].duration_since(a[lo]) >= window {
+                lo += 1;
+            }
+            best = best.max(hi - lo + 1);
+        }
+        best as u64
     }
 
     pub(crate) fn faults(&self, names: &[String]) {

@@ -33,6 +33,22 @@ impl RateLimit {
         }
     }
 
+    /// A budget that never lets more than `max` requests into any sliding window of
+    /// `window_secs` seconds, for APIs whose limit is stated per window (Stripe: 100 per
+    /// second; Pipedrive: N per 2 seconds). A plain `RateLimit::new(max, window)` is a burst
+    /// of `max` that refills evenly, which can admit up to `2 × max` in one window; this one
+    /// keeps a small burst (a tenth of `max`) and refills the rest evenly, leaving one request
+    /// of margin for network jitter.
+    pub fn within_window(max: u32, window_secs: f64) -> Self {
+        let burst = (max / 10).max(1);
+        let refill = max.saturating_sub(burst + 1);
+        if refill == 0 {
+            // One request per window (or fewer than three per window): no burst at all.
+            return RateLimit::new(1, window_secs / f64::from(max.max(1)));
+        }
+        RateLimit::new(burst, window_secs * f64::from(burst) / f64::from(refill))
+    }
+
     fn quota(&self) -> Result<Quota> {
         let burst = NonZeroU32::new(self.requests)
             .ok_or_else(|| Error::config("rate_limit.requests must be at least 1"))?;
@@ -228,6 +244,37 @@ mod tests {
         let c = shared_scope("k2", RateLimit::new(5, 1.0)).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[tokio::test]
+    async fn within_window_never_exceeds_the_window_limit() {
+        for (max, window) in [(20u32, 0.4f64), (5, 0.25), (1, 0.1), (100, 0.5)] {
+            let scope = QuotaScope::new("w", RateLimit::within_window(max, window)).unwrap();
+            let start = Instant::now();
+            let mut times = Vec::new();
+            for _ in 0..(max * 3 + 2) {
+                scope.acquire().await;
+                times.push(start.elapsed());
+            }
+            let w = Duration::from_secs_f64(window);
+            let mut lo = 0;
+            for hi in 0..times.len() {
+                while times[hi] - times[lo] >= w {
+                    lo += 1;
+                }
+                assert!(
+                    hi - lo < max as usize,
+                    "{} requests within {window}s (limit {max})",
+                    hi - lo + 1
+                );
+            }
+            // And it is not much slower than the limit: three windows' worth in a few windows.
+            assert!(
+                start.elapsed() < w * 8,
+                "{max}/{window}: {:?}",
+                start.elapsed()
+            );
+        }
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod google_ads;
 pub mod hubspot;
+pub mod stripe;
 pub mod suite;

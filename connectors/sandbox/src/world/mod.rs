@@ -10,7 +10,9 @@
 //! mutation takes a new, strictly later clock reading, so incremental syncs can be tested
 //! exactly.
 
+pub mod billing;
 mod entities;
+pub mod history;
 pub mod marketing;
 mod names;
 pub(crate) mod rng;
@@ -123,6 +125,10 @@ pub struct World {
     added_people: u64,
     clock_ms: i64,
     mutations: u64,
+    /// What customers pay (see [`billing`]).
+    billing: billing::Billing,
+    /// Deal changes made by mutations (see [`history`]).
+    deal_changes: Vec<history::DealChange>,
     /// Late conversions and sessions (see [`marketing`]).
     restated: marketing::Restatements,
 }
@@ -228,11 +234,14 @@ impl World {
             added_people: 0,
             clock_ms: start_ms + CLOCK_OFFSET_MS,
             mutations: 0,
+            billing: billing::Billing::default(),
+            deal_changes: Vec::new(),
             restated: marketing::Restatements::default(),
         };
         world.deals = (0..world.config.deals)
             .map(|i| world.gen_deal(i as u32))
             .collect();
+        world.billing = billing::Billing::generate(&world);
         for deal in &world.deals {
             if let Some(p) = deal.contact {
                 world.person_deals.entry(p).or_default().push(deal.index);
@@ -794,6 +803,7 @@ impl World {
             .into_iter()
             .map(|i| {
                 let t = self.tick();
+                let before = self.deals[i].clone();
                 let d = &mut self.deals[i];
                 if d.stage.is_closed() {
                     d.amount_cents += d.amount_cents / 10;
@@ -801,7 +811,9 @@ impl World {
                     d.stage = d.stage.advance();
                 }
                 d.modified_ms = t;
-                d.id
+                let id = d.id;
+                self.deal_changed(&before, t);
+                id
             })
             .collect()
     }
