@@ -307,19 +307,17 @@ impl ReportRead {
             })
         });
         // The final page only follows when every unit succeeded: the first error ends the
-        // stream.
-        pages
-            .chain(finish)
-            .scan(false, |stop, r| {
-                if *stop {
-                    return futures::future::ready(None);
-                }
-                if r.is_err() {
-                    *stop = true;
-                }
-                futures::future::ready(Some(r))
-            })
-            .boxed()
+        // stream, before anything else is polled (no request is sent after a quota stop).
+        let all = pages.chain(finish).boxed();
+        futures::stream::unfold((all, false), |(mut s, stop)| async move {
+            if stop {
+                return None;
+            }
+            let item = s.next().await?;
+            let stop = item.is_err();
+            Some((item, (s, stop)))
+        })
+        .boxed()
     }
 }
 

@@ -7,6 +7,7 @@ static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_hubspot::HubspotFactory,
     &revline_stripe::StripeFactory,
     &revline_google_ads::GoogleAdsFactory,
+    &revline_ga4::Ga4Factory,
 ];
 
 /// Every registered connector, in listing order.

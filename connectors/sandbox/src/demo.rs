@@ -32,6 +32,24 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
     };
     for &vendor in Vendor::ALL {
         match vendor {
+            Vendor::Ga4 => {
+                let url = sandbox.base_url(Vendor::Ga4);
+                // A service-account key file, as GA4 deployments usually use.
+                std::fs::write(
+                    dir.join("ga4-service-account.json"),
+                    crate::google::service_account_json(&format!("{url}/token")),
+                )?;
+                out.push(DemoSource {
+                    name: "ga4",
+                    connector: "ga4",
+                    body: format!(
+                        "base_url = \"{url}\"\nproperty_id = \"{}\"\n\
+                         service_account_key_file = \"ga4-service-account.json\"\n\
+                         start_date = \"{first_day}\"\nend_date = \"{today}\"\n",
+                        sandbox.config().ga4.property_id
+                    ),
+                });
+            }
             Vendor::GoogleAds => {
                 let cfg = &sandbox.config().google_ads;
                 let oauth = &cfg.oauth;
@@ -133,6 +151,9 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
     let w = crate::world::World::new(world.clone());
     match connector {
         "google_ads" => Some(w.active_ad_group_days("google")),
+        "ga4" => Some(
+            ((w.today() - w.first_day()).num_days() as u64 + 1) * u64::from(w.landing_page_count()),
+        ),
         "stripe" => Some(w.billing().charges().len() as u64),
         _ => None,
     }
@@ -141,6 +162,20 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
 /// Every benchmark profile, one per vendor.
 pub fn bench_profiles() -> Vec<BenchProfile> {
     vec![
+    BenchProfile {
+        connector: "ga4",
+        stream: "landing_pages_daily",
+        shape: "GA4 runReport rows: date × landing page, 4 metrics as strings, 10,000 rows per page, ~190 bytes each",
+        // 501 days of history; every page has visits every day.
+        world: |n| WorldConfig {
+            people: 2_000,
+            marketing: crate::world::marketing::MarketingConfig {
+                landing_pages: (n.div_ceil(501)).max(1) as u32,
+                ..Default::default()
+            },
+            ..WorldConfig::default()
+        },
+    },
     BenchProfile {
         connector: "google_ads",
         stream: "ad_group_performance_daily",

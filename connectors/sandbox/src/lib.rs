@@ -37,6 +37,7 @@
 pub mod demo;
 mod faults;
 mod gateway;
+pub mod ga4;
 pub mod google;
 pub mod google_ads;
 pub mod hubspot;
@@ -49,6 +50,7 @@ pub mod stripe;
 pub mod world;
 
 pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
+pub use ga4::Ga4Config;
 pub use google::GoogleOAuthConfig;
 pub use google_ads::GoogleAdsConfig;
 pub use hubspot::{HubspotConfig, RateLimitEmulation};

@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
 use crate::faults::{Fault, FaultPlan, FaultState};
+use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::stats::{Stats, StatsSnapshot};
@@ -53,6 +54,8 @@ pub struct SandboxConfig {
     pub hubspot: HubspotConfig,
     /// Google Ads emulator settings.
     pub google_ads: GoogleAdsConfig,
+    /// Google Analytics 4 emulator settings.
+    pub ga4: Ga4Config,
     /// Stripe emulator settings.
     pub stripe: StripeConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
@@ -69,11 +72,13 @@ pub enum Vendor {
     Stripe,
     /// Google Ads API (searchStream with GAQL) and Google's OAuth2 token endpoint.
     GoogleAds,
+    /// Google Analytics 4 Data API (runReport) and Google's OAuth2 token endpoint.
+    Ga4,
 }
 
 impl Vendor {
     /// Every vendor the sandbox emulates.
-    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Stripe, Vendor::GoogleAds];
+    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Stripe, Vendor::GoogleAds, Vendor::Ga4];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
     pub fn name(self) -> &'static str {
@@ -81,6 +86,7 @@ impl Vendor {
             Vendor::Hubspot => "hubspot",
             Vendor::Stripe => "stripe",
             Vendor::GoogleAds => "google_ads",
+            Vendor::Ga4 => "ga4",
         }
     }
 }
@@ -98,6 +104,7 @@ enum App {
     Hubspot(HubspotApp),
     Stripe(StripeApp),
     GoogleAds(GoogleAdsApp),
+    Ga4(Ga4App),
 }
 
 impl App {
@@ -106,6 +113,7 @@ impl App {
             App::Hubspot(h) => h.handle(req).await,
             App::Stripe(s) => s.handle(req).await,
             App::GoogleAds(g) => g.handle(req).await,
+            App::Ga4(g) => g.handle(req).await,
         }
     }
 
@@ -114,6 +122,7 @@ impl App {
             App::Hubspot(h) => h.fault_response(fault),
             App::Stripe(s) => s.fault_response(fault),
             App::GoogleAds(g) => g.fault_response(fault),
+            App::Ga4(g) => g.fault_response(fault),
         }
     }
 }
@@ -176,6 +185,7 @@ impl Sandbox {
                     config.google_ads.clone(),
                     base_url,
                 )),
+                Vendor::Ga4 => App::Ga4(Ga4App::new(world.clone(), config.ga4.clone(), base_url)),
                 Vendor::Stripe => App::Stripe(StripeApp::new(world.clone(), config.stripe.clone())),
             };
             endpoints.push((vendor, addr));

@@ -32,6 +32,7 @@ const TAG_TRAFFIC: u64 = 123;
 const TAG_PAGE: u64 = 124;
 const TAG_CLICK: u64 = 125;
 const TAG_RESTATE: u64 = 126;
+const TAG_CELL: u64 = 127;
 
 /// The site the campaigns send traffic to.
 pub const SITE: &str = "www.revline-demo.io";
@@ -194,8 +195,57 @@ pub struct PageDay {
     pub engaged_sessions: u64,
     /// Users.
     pub total_users: u64,
+    /// First-time users.
+    pub new_users: u64,
     /// Key events.
     pub key_events: u64,
+    /// Revenue in cents.
+    pub revenue_cents: u64,
+}
+
+/// Sessions of one traffic source on one landing page on one day: the finest grain of the
+/// web analytics; [`TrafficDay`] and [`PageDay`] are its rollups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionCell {
+    /// Campaign index; `None` is direct traffic.
+    pub campaign: Option<u32>,
+    /// Landing page index.
+    pub page: u32,
+    /// Sessions.
+    pub sessions: u64,
+    /// Engaged sessions.
+    pub engaged_sessions: u64,
+    /// Users.
+    pub total_users: u64,
+    /// First-time users.
+    pub new_users: u64,
+    /// Key events: the people created that day from this source who landed here.
+    pub key_events: u64,
+    /// Revenue in cents: the won deal amounts of those people.
+    pub revenue_cents: u64,
+}
+
+impl TrafficDay {
+    fn from_cell(c: &SessionCell) -> TrafficDay {
+        TrafficDay {
+            campaign: c.campaign,
+            sessions: c.sessions,
+            engaged_sessions: c.engaged_sessions,
+            total_users: c.total_users,
+            new_users: c.new_users,
+            key_events: c.key_events,
+            revenue_cents: c.revenue_cents,
+        }
+    }
+
+    fn add(&mut self, c: &SessionCell) {
+        self.sessions += c.sessions;
+        self.engaged_sessions += c.engaged_sessions;
+        self.total_users += c.total_users;
+        self.new_users += c.new_users;
+        self.key_events += c.key_events;
+        self.revenue_cents += c.revenue_cents;
+    }
 }
 
 /// Everything the marketing model says about one day.
@@ -209,6 +259,8 @@ pub struct MarketingDay {
     pub traffic: Vec<TrafficDay>,
     /// One row per landing page (every page has direct visits every day).
     pub pages: Vec<PageDay>,
+    /// Sessions by traffic source and landing page, sources in the order of `traffic`.
+    pub cells: Vec<SessionCell>,
 }
 
 /// One click on an ad: its click id and, if it converted, the person.
@@ -467,6 +519,7 @@ impl World {
             ads: Vec::new(),
             traffic: Vec::new(),
             pages: Vec::new(),
+            cells: Vec::new(),
         };
         if day > self.today() || day < self.first_day() {
             return out;
@@ -482,12 +535,14 @@ impl World {
             }
             by_source.entry(p.campaign).or_default().push(p.index);
         }
-        let mut page_sessions: Vec<(u64, u64)> = vec![(0, 0); self.landing_page_count() as usize];
+        let pages = self.landing_page_count() as usize;
         for c in &self.campaigns {
             if !self.campaign_runs_on(c, day) {
                 continue;
             }
-            let mut campaign_clicks = 0u64;
+            // Clicks and converting people by landing page, for the sessions below.
+            let mut page_clicks = vec![0u64; pages];
+            let mut page_people: Vec<Vec<u64>> = vec![Vec::new(); pages];
             for g in self.ad_groups_of(c) {
                 for ad in self.ads_of(&g) {
                     let (mut impressions, base_clicks, cpc) = self.ad_base(c, ad.id, d);
@@ -504,9 +559,8 @@ impl World {
                         .copied()
                         .unwrap_or((0, 0));
                     let cpc = if cpc == 0 { cpc_range(c).0 } else { cpc };
-                    campaign_clicks += clicks;
-                    page_sessions[ad.landing_page as usize].0 += clicks;
-                    page_sessions[ad.landing_page as usize].1 += people.len() as u64;
+                    page_clicks[ad.landing_page as usize] += clicks;
+                    page_people[ad.landing_page as usize].extend(&people);
                     out.ads.push(AdDay {
                         key: ad.key,
                         impressions,
@@ -520,84 +574,121 @@ impl World {
                     });
                 }
             }
-            out.traffic.push(self.traffic_row(
-                Some(c),
-                d,
-                campaign_clicks,
-                by_source.get(&Some(c.index)),
-            ));
-        }
-        out.traffic
-            .push(self.traffic_row(None, d, 0, by_source.get(&None)));
-        // Unpaid campaigns and direct traffic land on the pages by hash; every page gets
-        // some direct visits.
-        let pages = self.landing_page_count();
-        for t in &out.traffic {
-            let paid = t
-                .campaign
-                .is_some_and(|c| is_paid(&self.campaigns[c as usize]));
-            if paid {
-                continue;
-            }
-            let page = match t.campaign {
-                Some(c) => {
-                    (mix64(u64::from(c) ^ d as u64 ^ self.config.seed) % u64::from(pages)) as usize
+            let people = by_source.remove(&Some(c.index)).unwrap_or_default();
+            let mut r = Rng::for_entity(
+                self.config.seed,
+                TAG_TRAFFIC,
+                (d as u64) << 16 | u64::from(c.index & 0xFFFF),
+            );
+            let mut sessions = vec![0u64; pages];
+            if is_paid(c) {
+                // Most ad clicks become sessions (some bounce before the tag fires).
+                for (p, clicks) in page_clicks.iter().enumerate() {
+                    sessions[p] = clicks - clicks / (8 + r.below(8));
                 }
-                None => 0,
-            };
-            page_sessions[page].0 += t.sessions;
-            page_sessions[page].1 += t.key_events;
+            } else {
+                // Other campaigns send their visitors to one page a day.
+                let page = (mix64(u64::from(c.index) ^ d as u64 ^ self.config.seed) % pages as u64)
+                    as usize;
+                sessions[page] = 10 + r.below(90);
+                page_people[page] = people.clone();
+            }
+            self.push_cells(&mut out.cells, Some(c.index), d, sessions, page_people);
         }
-        for (i, (sessions, key_events)) in page_sessions.into_iter().enumerate() {
-            let mut r = Rng::for_entity(self.config.seed, TAG_PAGE, (d as u64) << 20 | i as u64);
-            let sessions = sessions + 1 + r.below(12);
-            out.pages.push(PageDay {
-                page: i as u32,
-                sessions,
-                engaged_sessions: sessions * (55 + r.below(20)) / 100,
-                total_users: (sessions * (80 + r.below(15)) / 100).max(1),
-                key_events,
-            });
+        // Direct traffic: some visits on every page, most on the home page, where the direct
+        // sign-ups land.
+        let mut sessions = vec![0u64; pages];
+        let mut page_people: Vec<Vec<u64>> = vec![Vec::new(); pages];
+        for (p, s) in sessions.iter_mut().enumerate() {
+            let mut r = Rng::for_entity(self.config.seed, TAG_PAGE, (d as u64) << 20 | p as u64);
+            *s = 1 + r.below(12);
         }
+        let mut r = Rng::for_entity(self.config.seed, TAG_TRAFFIC, (d as u64) << 16 | 0xFFFF);
+        sessions[0] += 40 + r.below(160);
+        page_people[0] = by_source.remove(&None).unwrap_or_default();
+        self.push_cells(&mut out.cells, None, d, sessions, page_people);
+        // The two rollups every report agrees with.
+        for cell in &out.cells {
+            match out.traffic.last_mut() {
+                Some(t) if t.campaign == cell.campaign => t.add(cell),
+                _ => out.traffic.push(TrafficDay::from_cell(cell)),
+            }
+        }
+        out.pages = (0..pages as u32)
+            .map(|page| {
+                let mut p = PageDay {
+                    page,
+                    sessions: 0,
+                    engaged_sessions: 0,
+                    total_users: 0,
+                    new_users: 0,
+                    key_events: 0,
+                    revenue_cents: 0,
+                };
+                for c in out.cells.iter().filter(|c| c.page == page) {
+                    p.sessions += c.sessions;
+                    p.engaged_sessions += c.engaged_sessions;
+                    p.total_users += c.total_users;
+                    p.new_users += c.new_users;
+                    p.key_events += c.key_events;
+                    p.revenue_cents += c.revenue_cents;
+                }
+                p
+            })
+            .filter(|p| p.sessions > 0)
+            .collect();
         out
     }
 
-    fn traffic_row(
+    /// Cells of one traffic source: its sessions and converting people by page, plus any
+    /// restated sessions (on its first page with visits); pages without visits are left out.
+    fn push_cells(
         &self,
-        c: Option<&Campaign>,
+        out: &mut Vec<SessionCell>,
+        campaign: Option<u32>,
         d: i64,
-        clicks: u64,
-        people: Option<&Vec<u64>>,
-    ) -> TrafficDay {
-        let idx = c.map(|c| c.index);
-        let mut r = Rng::for_entity(
-            self.config.seed,
-            TAG_TRAFFIC,
-            (d as u64) << 16 | u64::from(idx.map_or(0xFFFF, |i| i & 0xFFFF)),
-        );
-        let people = people.map_or(&[][..], |v| v.as_slice());
-        let base = match c {
-            // Most ad clicks become sessions (some bounce before the tag fires).
-            Some(c) if is_paid(c) => clicks - clicks / (8 + r.below(8)),
-            Some(_) => 10 + r.below(90),
-            None => 40 + r.below(160),
-        };
+        mut sessions: Vec<u64>,
+        people: Vec<Vec<u64>>,
+    ) {
         let (extra_sessions, extra_events) = self
             .restated
             .traffic
-            .get(&(idx, d))
+            .get(&(campaign, d))
             .copied()
             .unwrap_or((0, 0));
-        let sessions = base.max(people.len() as u64) + extra_sessions;
-        let total_users = (sessions * (82 + r.below(12)) / 100).max(people.len() as u64);
-        TrafficDay {
-            campaign: idx,
-            sessions,
-            engaged_sessions: sessions * (52 + r.below(25)) / 100,
-            total_users,
-            new_users: total_users * (55 + r.below(30)) / 100,
-            key_events: people.len() as u64 + u64::from(extra_events),
-            revenue_cents: people.iter().map(|&i| self.won_cents(i)).sum(),
+        // Every converting visitor had a session.
+        for (s, p) in sessions.iter_mut().zip(&people) {
+            *s = (*s).max(p.len() as u64);
+        }
+        let first = sessions.iter().position(|s| *s > 0);
+        for (page, (s, p)) in sessions.into_iter().zip(people).enumerate() {
+            let (extra_s, extra_k) = if Some(page) == first {
+                (extra_sessions, extra_events)
+            } else {
+                (0, 0)
+            };
+            let sessions = s + extra_s;
+            if sessions == 0 {
+                continue;
+            }
+            let mut r = Rng::for_entity(
+                self.config.seed,
+                TAG_CELL,
+                mix64((d as u64) << 20 | page as u64) ^ u64::from(campaign.map_or(0xFFFF, |c| c)),
+            );
+            let total_users = (sessions * (82 + r.below(12)) / 100)
+                .max(p.len() as u64)
+                .max(1);
+            out.push(SessionCell {
+                campaign,
+                page: page as u32,
+                sessions,
+                engaged_sessions: sessions * (52 + r.below(25)) / 100,
+                total_users,
+                new_users: total_users * (55 + r.below(30)) / 100,
+                key_events: p.len() as u64 + u64::from(extra_k),
+                revenue_cents: p.iter().map(|&i| self.won_cents(i)).sum(),
+            });
         }
     }
 
