@@ -55,9 +55,7 @@ impl ColumnType {
             ColumnType::Timestamp => timestamp_type(),
             ColumnType::Date => DataType::Date32,
             ColumnType::Decimal { precision, scale } => DataType::Decimal128(*precision, *scale),
-            ColumnType::StringList => {
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-            }
+            ColumnType::StringList => DataType::List(list_item_field()),
         }
     }
 
@@ -75,6 +73,13 @@ impl ColumnType {
             ColumnType::StringList => "a list",
         }
     }
+}
+
+/// The item field of [`ColumnType::StringList`] columns: nullable text named `element`, the
+/// name Delta and Parquet give list items, so a declared list column has the same Arrow type
+/// as the one read back from the lake.
+pub fn list_item_field() -> arrow::datatypes::FieldRef {
+    Arc::new(Field::new("element", DataType::Utf8, true))
 }
 
 /// The Arrow type of every timestamp column: microseconds, UTC (Delta's `timestamp`).

@@ -119,6 +119,15 @@ pub async fn bench_one(
     let mut limit = toml::Table::new();
     limit.insert("requests".into(), toml::Value::Integer(1_000_000));
     limit.insert("per_seconds".into(), toml::Value::Integer(1));
+    // Sub-budgets a connector declares in its source (Zendesk's `export_rate_limit`) too.
+    let sub_budgets: Vec<String> = src
+        .keys()
+        .filter(|k| k.ends_with("_rate_limit"))
+        .cloned()
+        .collect();
+    for k in sub_budgets {
+        src.insert(k, toml::Value::Table(limit.clone()));
+    }
     src.insert("rate_limit".into(), toml::Value::Table(limit));
     let mut sources_out = toml::Table::new();
     sources_out.insert(connector.to_string(), toml::Value::Table(src));

@@ -5,6 +5,7 @@ use revline_core::ConnectorFactory;
 
 static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_hubspot::HubspotFactory,
+    &revline_zendesk::ZendeskFactory,
     &revline_stripe::StripeFactory,
     &revline_google_ads::GoogleAdsFactory,
     &revline_ga4::Ga4Factory,

@@ -20,6 +20,7 @@ use revline_sandbox::{FaultPlan, Sandbox, SandboxConfig, StatsSnapshot, World, W
 pub use cases::ga4::Ga4Case;
 pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;
+pub use cases::zendesk::ZendeskCase;
 pub use cases::stripe::StripeCase;
 
 /// A stream with several pages, used by the paging, fault and incremental cases.

@@ -95,6 +95,19 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Zendesk => {
+                let (email, token) = sandbox.zendesk_credentials();
+                std::fs::write(dir.join("zendesk.token"), format!("{token}\n"))?;
+                out.push(DemoSource {
+                    name: "zendesk",
+                    connector: "zendesk",
+                    body: format!(
+                        "base_url = \"{}\"\nemail = \"{email}\"\napi_token_file = \"zendesk.token\"\n\
+                         export_rate_limit = {{ requests = 10, per_seconds = 60 }}\n",
+                        sandbox.base_url(Vendor::Zendesk)
+                    ),
+                });
+            }
             Vendor::Stripe => {
                 std::fs::write(
                     dir.join("stripe.key"),
@@ -204,6 +217,19 @@ pub fn bench_profiles() -> Vec<BenchProfile> {
                 people: deals.max(400),
                 ..WorldConfig::default()
             }
+        },
+    },
+    BenchProfile {
+        connector: "zendesk",
+        stream: "tickets",
+        shape: "Zendesk tickets: incremental export pages of 1,000, via/satisfaction/custom fields, ~1.4 KB each",
+        world: |n| WorldConfig {
+            people: (n as usize).max(400),
+            support: crate::world::support::SupportConfig {
+                tickets: Some(n as usize),
+                ..Default::default()
+            },
+            ..WorldConfig::default()
         },
     },
     BenchProfile {

@@ -163,6 +163,14 @@ pub(crate) fn push_iso_millis(out: &mut Vec<u8>, ms: i64) {
     out.push(b'"');
 }
 
+/// Appends a quoted ISO instant truncated to the second, `"2024-05-02T14:03:11Z"` (Zendesk,
+/// Freshdesk).
+pub(crate) fn push_iso_secs(out: &mut Vec<u8>, ms: i64) {
+    out.push(b'"');
+    push_iso_millis_body(out, ms.div_euclid(1000) * 1000);
+    out.push(b'"');
+}
+
 /// Appends (without quotes) the calendar date of an epoch-millisecond instant: `2024-06-30`.
 pub(crate) fn push_date_body(out: &mut Vec<u8>, ms: i64) {
     push_ymd(out, ms.div_euclid(MS_PER_DAY));
@@ -238,5 +246,8 @@ mod tests {
         assert_eq!(iso_millis(1_714_658_591_482), "2024-05-02T14:03:11.482Z");
         assert_eq!(iso_millis(1_714_658_591_020), "2024-05-02T14:03:11.020Z");
         assert_eq!(iso_millis(1_719_590_400_000), "2024-06-28T16:00:00Z");
+        let mut secs = Vec::new();
+        push_iso_secs(&mut secs, 1_714_658_591_482);
+        assert_eq!(secs, b"\"2024-05-02T14:03:11Z\"");
     }
 }

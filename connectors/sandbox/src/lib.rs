@@ -48,6 +48,7 @@ mod server;
 mod stats;
 pub mod stripe;
 pub mod world;
+pub mod zendesk;
 
 pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
 pub use ga4::Ga4Config;
@@ -57,6 +58,7 @@ pub use hubspot::{HubspotConfig, RateLimitEmulation};
 pub use server::{Sandbox, SandboxConfig, Vendor};
 pub use stats::StatsSnapshot;
 pub use stripe::StripeConfig;
+pub use zendesk::ZendeskConfig;
 pub use world::{
     Campaign, Channel, Company, Deal, DealStage, Industry, Lifecycle, Owner, Person, SharedWorld,
     World, WorldConfig,

@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -28,6 +28,7 @@ use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::stripe::{StripeApp, StripeConfig};
 use crate::world::{SharedWorld, World, WorldConfig};
+use crate::zendesk::{ZendeskApp, ZendeskConfig};
 
 /// Everything a sandbox needs: the world, per-vendor settings and the fault plan. Every
 /// section has defaults, so an empty TOML document is a valid config.
@@ -52,6 +53,8 @@ pub struct SandboxConfig {
     pub world: WorldConfig,
     /// HubSpot emulator settings.
     pub hubspot: HubspotConfig,
+    /// Zendesk Support emulator settings.
+    pub zendesk: ZendeskConfig,
     /// Google Ads emulator settings.
     pub google_ads: GoogleAdsConfig,
     /// Google Analytics 4 emulator settings.
@@ -68,6 +71,8 @@ pub struct SandboxConfig {
 pub enum Vendor {
     /// HubSpot CRM v3.
     Hubspot,
+    /// Zendesk Support (tickets, users, organizations).
+    Zendesk,
     /// Stripe (billing).
     Stripe,
     /// Google Ads API (searchStream with GAQL) and Google's OAuth2 token endpoint.
@@ -78,12 +83,13 @@ pub enum Vendor {
 
 impl Vendor {
     /// Every vendor the sandbox emulates.
-    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Stripe, Vendor::GoogleAds, Vendor::Ga4];
+    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Zendesk, Vendor::Stripe, Vendor::GoogleAds, Vendor::Ga4];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
     pub fn name(self) -> &'static str {
         match self {
             Vendor::Hubspot => "hubspot",
+            Vendor::Zendesk => "zendesk",
             Vendor::Stripe => "stripe",
             Vendor::GoogleAds => "google_ads",
             Vendor::Ga4 => "ga4",
@@ -102,6 +108,7 @@ pub(crate) struct RouteInfo {
 /// A vendor emulator behind a listener.
 enum App {
     Hubspot(HubspotApp),
+    Zendesk(ZendeskApp),
     Stripe(StripeApp),
     GoogleAds(GoogleAdsApp),
     Ga4(Ga4App),
@@ -111,6 +118,7 @@ impl App {
     async fn handle(&self, req: Request<Body>) -> Response {
         match self {
             App::Hubspot(h) => h.handle(req).await,
+            App::Zendesk(z) => z.handle(req).await,
             App::Stripe(s) => s.handle(req).await,
             App::GoogleAds(g) => g.handle(req).await,
             App::Ga4(g) => g.handle(req).await,
@@ -120,6 +128,7 @@ impl App {
     fn fault_response(&self, fault: &Fault) -> Option<Response> {
         match self {
             App::Hubspot(h) => h.fault_response(fault),
+            App::Zendesk(z) => z.fault_response(fault),
             App::Stripe(s) => s.fault_response(fault),
             App::GoogleAds(g) => g.fault_response(fault),
             App::Ga4(g) => g.fault_response(fault),
@@ -178,6 +187,11 @@ impl Sandbox {
                 Vendor::Hubspot => App::Hubspot(HubspotApp::new(
                     world.clone(),
                     config.hubspot.clone(),
+                    base_url,
+                )),
+                Vendor::Zendesk => App::Zendesk(ZendeskApp::new(
+                    world.clone(),
+                    config.zendesk.clone(),
                     base_url,
                 )),
                 Vendor::GoogleAds => App::GoogleAds(GoogleAdsApp::new(
@@ -249,6 +263,12 @@ impl Sandbox {
         &self.config.hubspot.token
     }
 
+    /// The agent email and API token the Zendesk emulator accepts (basic auth as
+    /// `{email}/token:{api_token}`).
+    pub fn zendesk_credentials(&self) -> (&str, &str) {
+        (&self.config.zendesk.email, &self.config.zendesk.api_token)
+    }
+
     /// The secret key the Stripe emulator accepts.
     pub fn stripe_key(&self) -> &str {
         &self.config.stripe.secret_key
@@ -259,6 +279,13 @@ impl Sandbox {
     /// rejected requests included). Tests use it to prove a client never exceeds a limit.
     pub fn max_requests_in_window(&self, vendor: Vendor, window: Duration) -> u64 {
         self.shared.stats.max_in_window(vendor.name(), window)
+    }
+
+    /// Like [`Sandbox::max_requests_in_window`] for the requests that reached any of the
+    /// route kinds `kinds` (e.g. `["zendesk.tickets.export", "zendesk.users.export"]`, which
+    /// share one limit), throttled ones included, by their arrival time.
+    pub fn max_route_requests_in_window(&self, kinds: &[&str], window: Duration) -> u64 {
+        self.shared.stats.max_route_in_window(kinds, window)
     }
 
     /// The configuration the sandbox was started with (faults as initially configured).
@@ -373,6 +400,7 @@ async fn handle(
     shared: &Shared,
     reset: &Notify,
 ) -> Response {
+    let arrived = Instant::now();
     shared.stats.request(vendor.name());
     // Rules match the path, the query string or the body (a GAQL query, a report request).
     let (parts, body) = req.into_parts();
@@ -408,6 +436,9 @@ async fn handle(
         .extensions_mut()
         .remove::<RouteInfo>()
         .map(|r| (r.kind, r.records));
+    if let Some((kind, _)) = route {
+        shared.stats.route_arrival(kind, arrived);
+    }
     shared.stats.response(route, resp.status().as_u16());
     resp
 }

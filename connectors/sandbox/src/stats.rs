@@ -51,6 +51,8 @@ struct Inner {
     rate_limited: u64,
     /// Arrival time of every request, per vendor.
     arrivals: HashMap<&'static str, Vec<Instant>>,
+    /// Arrival time of every request that reached a route, per route kind.
+    route_arrivals: HashMap<&'static str, Vec<Instant>>,
 }
 
 /// Thread-safe counters shared by all connections of a sandbox.
@@ -84,6 +86,37 @@ impl Stats {
         let mut lo = 0;
         for hi in 0..a.len() {
             while a[hi].duration_since(a[lo]) >= window {
+                lo += 1;
+            }
+            best = best.max(hi - lo + 1);
+        }
+        best as u64
+    }
+
+    /// Records that a request which arrived at `at` reached route kind `kind`.
+    pub(crate) fn route_arrival(&self, kind: &'static str, at: Instant) {
+        let mut g = self.lock();
+        let a = g.route_arrivals.entry(kind).or_default();
+        if a.len() >= MAX_ARRIVALS {
+            a.drain(..MAX_ARRIVALS / 2);
+        }
+        a.push(at);
+    }
+
+    /// The most arrivals at any of the route kinds `kinds` within any sliding `window`.
+    pub(crate) fn max_route_in_window(&self, kinds: &[&str], window: Duration) -> u64 {
+        let g = self.lock();
+        let mut sorted: Vec<Instant> = kinds
+            .iter()
+            .filter_map(|k| g.route_arrivals.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        sorted.sort_unstable();
+        let mut best = 0;
+        let mut lo = 0;
+        for hi in 0..sorted.len() {
+            while sorted[hi].duration_since(sorted[lo]) >= window {
                 lo += 1;
             }
             best = best.max(hi - lo + 1);

@@ -342,7 +342,10 @@ impl ColBuilder {
                 *precision,
                 *scale,
             ),
-            ColumnType::StringList => ColBuilder::List(ListBuilder::new(StringBuilder::new())),
+            ColumnType::StringList => ColBuilder::List(
+                ListBuilder::new(StringBuilder::new())
+                    .with_field(crate::schema::list_item_field()),
+            ),
         }
     }
 

@@ -234,6 +234,12 @@ fn root_array_nested_selector_epochs_decimals_lists() {
     assert_eq!(dec.value(0), 199_900);
     assert_eq!(dec.value(1), 1_234);
     let tags = b.column(3).as_any().downcast_ref::<ListArray>().unwrap();
+    // Lists are declared (and built) with Delta's item name, so they read back unchanged.
+    assert_eq!(tags.data_type(), &T::StringList.arrow_type());
+    assert_eq!(
+        b.schema().field(3).data_type().to_string(),
+        "List(Utf8, field: 'element')"
+    );
     assert_eq!(tags.value_length(0), 2);
     assert!(tags.is_null(1));
     assert_eq!(b.schema().field(4).name(), "via__channel");

@@ -5,3 +5,4 @@ pub mod google_ads;
 pub mod hubspot;
 pub mod stripe;
 pub mod suite;
+pub mod zendesk;

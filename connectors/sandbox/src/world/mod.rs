@@ -16,6 +16,7 @@ pub mod history;
 pub mod marketing;
 mod names;
 pub(crate) mod rng;
+pub mod support;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
@@ -79,6 +80,8 @@ pub struct WorldConfig {
     pub start: DateTime<Utc>,
     /// Ad groups, ads and landing pages of the marketing model (`[world.marketing]`).
     pub marketing: marketing::MarketingConfig,
+    /// Tickets and agents of the support model (`[world.support]`).
+    pub support: support::SupportConfig,
 }
 
 impl Default for WorldConfig {
@@ -92,6 +95,7 @@ impl Default for WorldConfig {
             campaigns: 8,
             start: default_start(),
             marketing: marketing::MarketingConfig::default(),
+            support: support::SupportConfig::default(),
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct World {
     deal_changes: Vec<history::DealChange>,
     /// Late conversions and sessions (see [`marketing`]).
     restated: marketing::Restatements,
+    /// Tickets, agents and ratings (see [`support`]).
+    support: support::Support,
 }
 
 const CAMPAIGN_TEMPLATES: &[(&str, Channel, &str, &str)] = &[
@@ -237,6 +243,7 @@ impl World {
             billing: billing::Billing::default(),
             deal_changes: Vec::new(),
             restated: marketing::Restatements::default(),
+            support: support::Support::default(),
         };
         world.deals = (0..world.config.deals)
             .map(|i| world.gen_deal(i as u32))
@@ -256,6 +263,7 @@ impl World {
                 }
             }
         }
+        world.support = support::Support::generate(&world);
         world
     }
 
