@@ -271,7 +271,7 @@ impl ReportRead {
         });
         let mut running = state.clone();
         let merged =
-            merge_partitions(partitions, settings.concurrency.max(1), prior).map(move |item| {
+            probe_then_merge(partitions, settings.concurrency.max(1), prior).map(move |item| {
                 let mut page = item?;
                 if let Some(p) = page.checkpoint.get(PARTITIONS_KEY) {
                     running.extra.insert(PARTITIONS_KEY.to_string(), p.clone());
@@ -319,6 +319,37 @@ impl ReportRead {
         })
         .boxed()
     }
+}
+
+/// [`merge_partitions`], except that the first partition's first page is read alone before
+/// the others start: a rejected credential or an invalid request costs one request, not
+/// `concurrency` of them.
+fn probe_then_merge(
+    mut partitions: Vec<Partition>,
+    concurrency: usize,
+    prior: Option<serde_json::Value>,
+) -> PageStream {
+    if partitions.len() <= 1 || concurrency <= 1 {
+        return merge_partitions(partitions, concurrency, prior);
+    }
+    let first = partitions.remove(0);
+    let id = first.id;
+    let mut pages = first.pages;
+    futures::stream::once(async move {
+        match pages.next().await {
+            Some(Err(e)) => futures::stream::once(async move { Err(e) }).boxed(),
+            Some(Ok(page)) => {
+                let head = futures::stream::once(async move { Ok(page) })
+                    .chain(pages)
+                    .boxed();
+                partitions.insert(0, Partition { id, pages: head });
+                merge_partitions(partitions, concurrency, prior)
+            }
+            None => merge_partitions(partitions, concurrency, prior),
+        }
+    })
+    .flatten()
+    .boxed()
 }
 
 /// A page stream that first awaits `setup` (e.g. listing accounts) and then yields the

@@ -79,7 +79,8 @@ pub async fn bench_one(
     let sandbox_cfg = work.join("sandbox.toml");
     let world = (p.world)(records);
     // Daily reports (entities × days) cannot hit every count: their profile says what to expect.
-    let expected = revline_sandbox::demo::bench_expected_records(connector, &world).unwrap_or(records);
+    let expected =
+        revline_sandbox::demo::bench_expected_records(connector, &world).unwrap_or(records);
     std::fs::write(
         &sandbox_cfg,
         toml::to_string(&revline_sandbox::SandboxConfig {

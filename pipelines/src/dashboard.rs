@@ -310,7 +310,10 @@ svg text{{font-size:11px;fill:#455a64}} .legend span{{display:inline-block;margi
     let latest = d.kpis.last();
     let prior = d.kpis.len().checked_sub(2).and_then(|i| d.kpis.get(i));
     type Get = fn(&KpiMonth) -> Option<f64>;
-    let tiles: [(&str, &str, Get, fn(f64) -> String, bool); 7] = [
+    type Fmt = fn(f64) -> String;
+    // (key, label, value, format, higher is better)
+    type Tile<'a> = (&'a str, &'a str, Get, Fmt, bool);
+    let tiles: [Tile; 7] = [
         ("arr", "ARR", |k| k.arr, money, true),
         ("nrr", "NRR", |k| k.nrr, pct, true),
         ("grr", "GRR", |k| k.grr, pct, true),

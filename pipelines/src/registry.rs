@@ -7,8 +7,10 @@ static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_hubspot::HubspotFactory,
     &revline_zendesk::ZendeskFactory,
     &revline_stripe::StripeFactory,
+    &revline_salesforce::SalesforceFactory,
     &revline_google_ads::GoogleAdsFactory,
     &revline_ga4::Ga4Factory,
+    &revline_meta_ads::MetaFactory,
 ];
 
 /// Every registered connector, in listing order.

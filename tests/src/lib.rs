@@ -20,8 +20,10 @@ use revline_sandbox::{FaultPlan, Sandbox, SandboxConfig, StatsSnapshot, World, W
 pub use cases::ga4::Ga4Case;
 pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;
-pub use cases::zendesk::ZendeskCase;
+pub use cases::meta_ads::MetaCase;
+pub use cases::salesforce::SalesforceCase;
 pub use cases::stripe::StripeCase;
+pub use cases::zendesk::ZendeskCase;
 
 /// A stream with several pages, used by the paging, fault and incremental cases.
 #[derive(Debug, Clone)]
@@ -63,6 +65,13 @@ pub trait ConnectorCase: Send + Sync + 'static {
     /// A query over the paged stream's rows with `ids`, and the world's expected rows as
     /// `key|value` lines in query order.
     fn verify_changed(&self, world: &World, ids: &[String]) -> (String, Vec<String>);
+    /// How a run with rejected credentials fails: a phrase every stream's error contains, and
+    /// how many API requests each stream makes before failing. The default is a rejected
+    /// token (one 401 per stream); OAuth2 sources whose refresh token is revoked fail at the
+    /// token endpoint and send none.
+    fn rejected_credentials(&self) -> (&'static str, u64) {
+        ("authentication failed (HTTP 401)", 1)
+    }
     /// Records the emulator serves for the paged stream when a full refresh reads `rows`
     /// records after [`ConnectorCase::mutate`]. Default: exactly `rows` (each record once);
     /// a connector that also notes where a change log ends (Stripe's newest event) adds
@@ -70,13 +79,6 @@ pub trait ConnectorCase: Send + Sync + 'static {
     fn full_read_served(&self, world: &World, rows: u64) -> u64 {
         let _ = world;
         rows
-    }
-    /// How a run with rejected credentials fails: a phrase every stream's error contains, and
-    /// how many API requests each stream makes before failing. The default is a rejected
-    /// token (one 401 per stream); OAuth2 sources whose refresh token is revoked fail at the
-    /// token endpoint and send none.
-    fn rejected_credentials(&self) -> (&'static str, u64) {
-        ("authentication failed (HTTP 401)", 1)
     }
 }
 

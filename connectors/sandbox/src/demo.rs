@@ -32,6 +32,20 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
     };
     for &vendor in Vendor::ALL {
         match vendor {
+            Vendor::Meta => {
+                let cfg = &sandbox.config().meta;
+                std::fs::write(dir.join("meta.token"), format!("{}\n", cfg.access_token))?;
+                out.push(DemoSource {
+                    name: "meta_ads",
+                    connector: "meta_ads",
+                    body: format!(
+                        "base_url = \"{}\"\naccess_token_file = \"meta.token\"\nad_account_ids = [\"{}\"]\n\
+                         start_date = \"{first_day}\"\nend_date = \"{today}\"\n",
+                        sandbox.base_url(Vendor::Meta),
+                        cfg.ad_account_id
+                    ),
+                });
+            }
             Vendor::Ga4 => {
                 let url = sandbox.base_url(Vendor::Ga4);
                 // A service-account key file, as GA4 deployments usually use.
@@ -124,6 +138,28 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Salesforce => {
+                let cfg = sandbox.salesforce_config();
+                std::fs::write(
+                    dir.join("salesforce.client_secret"),
+                    format!("{}\n", cfg.client_secret),
+                )?;
+                std::fs::write(
+                    dir.join("salesforce.refresh_token"),
+                    format!("{}\n", cfg.refresh_token),
+                )?;
+                out.push(DemoSource {
+                    name: "salesforce",
+                    connector: "salesforce",
+                    body: format!(
+                        "base_url = \"{}\"\nclient_id = \"{}\"\n\
+                         client_secret_file = \"salesforce.client_secret\"\n\
+                         refresh_token_file = \"salesforce.refresh_token\"\n",
+                        sandbox.salesforce_url(),
+                        cfg.client_id
+                    ),
+                });
+            }
         }
     }
     Ok(out)
@@ -164,6 +200,7 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
     let w = crate::world::World::new(world.clone());
     match connector {
         "google_ads" => Some(w.active_ad_group_days("google")),
+        "meta_ads" => Some(w.active_ad_days("facebook")),
         "ga4" => Some(
             ((w.today() - w.first_day()).num_days() as u64 + 1) * u64::from(w.landing_page_count()),
         ),
@@ -175,70 +212,95 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
 /// Every benchmark profile, one per vendor.
 pub fn bench_profiles() -> Vec<BenchProfile> {
     vec![
-    BenchProfile {
-        connector: "ga4",
-        stream: "landing_pages_daily",
-        shape: "GA4 runReport rows: date × landing page, 4 metrics as strings, 10,000 rows per page, ~190 bytes each",
-        // 501 days of history; every page has visits every day.
-        world: |n| WorldConfig {
-            people: 2_000,
-            marketing: crate::world::marketing::MarketingConfig {
-                landing_pages: (n.div_ceil(501)).max(1) as u32,
-                ..Default::default()
-            },
-            ..WorldConfig::default()
-        },
-    },
-    BenchProfile {
-        connector: "google_ads",
-        stream: "ad_group_performance_daily",
-        shape: "Google Ads ad-group days: searchStream batches of 10,000 rows, int64 as strings, ~450 bytes each",
-        // Two Google campaigns over 501 days: about 1,000 ad-group days per ad group each.
-        world: |n| WorldConfig {
-            people: 2_000,
-            marketing: crate::world::marketing::MarketingConfig {
-                ad_groups_per_campaign: (n.div_ceil(992)).max(1) as u32,
-                ads_per_ad_group: 1,
-                ..Default::default()
-            },
-            ..WorldConfig::default()
-        },
-    },
-    BenchProfile {
-        connector: "stripe",
-        stream: "charges",
-        shape: "Stripe charges: 100 per page, nested billing and card details, ~1.6 KB each",
-        // About 1.55 charges per deal (monthly invoices of won deals, paid by card).
-        world: |n| {
-            let deals = (n as f64 / 1.55).ceil() as usize;
-            WorldConfig {
-                deals,
-                companies: (deals / 4).max(40),
-                people: deals.max(400),
+        BenchProfile {
+            connector: "meta_ads",
+            stream: "ad_insights_daily",
+            shape: "Meta insights at level=ad: async report jobs, 500 rows per page, metrics and actions as strings, ~700 bytes each",
+            // One Meta campaign over 501 days: one row per ad and day.
+            world: |n| WorldConfig {
+                people: 2_000,
+                marketing: crate::world::marketing::MarketingConfig {
+                    ad_groups_per_campaign: (n.div_ceil(501 * 4)).max(1) as u32,
+                    ads_per_ad_group: 4,
+                    ..Default::default()
+                },
                 ..WorldConfig::default()
-            }
-        },
-    },
-    BenchProfile {
-        connector: "zendesk",
-        stream: "tickets",
-        shape: "Zendesk tickets: incremental export pages of 1,000, via/satisfaction/custom fields, ~1.4 KB each",
-        world: |n| WorldConfig {
-            people: (n as usize).max(400),
-            support: crate::world::support::SupportConfig {
-                tickets: Some(n as usize),
-                ..Default::default()
             },
-            ..WorldConfig::default()
         },
-    },
-    BenchProfile {
-        connector: "hubspot",
-        stream: "contacts",
-        shape: "HubSpot contacts: 100 per page, 14 properties, ~600 bytes each",
-        world: |n| WorldConfig {
-            people: n as usize,
-            ..WorldConfig::default()
+        BenchProfile {
+            connector: "ga4",
+            stream: "landing_pages_daily",
+            shape: "GA4 runReport rows: date × landing page, 4 metrics as strings, 10,000 rows per page, ~190 bytes each",
+            // 501 days of history; every page has visits every day.
+            world: |n| WorldConfig {
+                people: 2_000,
+                marketing: crate::world::marketing::MarketingConfig {
+                    landing_pages: (n.div_ceil(501)).max(1) as u32,
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
+            },
         },
-    }]
+        BenchProfile {
+            connector: "google_ads",
+            stream: "ad_group_performance_daily",
+            shape: "Google Ads ad-group days: searchStream batches of 10,000 rows, int64 as strings, ~450 bytes each",
+            // Two Google campaigns over 501 days: about 1,000 ad-group days per ad group each.
+            world: |n| WorldConfig {
+                people: 2_000,
+                marketing: crate::world::marketing::MarketingConfig {
+                    ad_groups_per_campaign: (n.div_ceil(992)).max(1) as u32,
+                    ads_per_ad_group: 1,
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
+            },
+        },
+        BenchProfile {
+            connector: "salesforce",
+            stream: "leads",
+            shape: "Salesforce leads: SOQL queryAll pages of 2,000, 25 fields with attributes, ~900 bytes each",
+            world: |n| WorldConfig {
+                people: n as usize,
+                ..WorldConfig::default()
+            },
+        },
+        BenchProfile {
+            connector: "stripe",
+            stream: "charges",
+            shape: "Stripe charges: 100 per page, nested billing and card details, ~1.6 KB each",
+            // About 1.55 charges per deal (monthly invoices of won deals, paid by card).
+            world: |n| {
+                let deals = (n as f64 / 1.55).ceil() as usize;
+                WorldConfig {
+                    deals,
+                    companies: (deals / 4).max(40),
+                    people: deals.max(400),
+                    ..WorldConfig::default()
+                }
+            },
+        },
+        BenchProfile {
+            connector: "zendesk",
+            stream: "tickets",
+            shape: "Zendesk tickets: incremental export pages of 1,000, via/satisfaction/custom fields, ~1.4 KB each",
+            world: |n| WorldConfig {
+                people: (n as usize).max(400),
+                support: crate::world::support::SupportConfig {
+                    tickets: Some(n as usize),
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
+            },
+        },
+        BenchProfile {
+            connector: "hubspot",
+            stream: "contacts",
+            shape: "HubSpot contacts: 100 per page, 14 properties, ~600 bytes each",
+            world: |n| WorldConfig {
+                people: n as usize,
+                ..WorldConfig::default()
+            },
+        },
+    ]
 }

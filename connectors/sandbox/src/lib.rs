@@ -36,14 +36,16 @@
 
 pub mod demo;
 mod faults;
-mod gateway;
 pub mod ga4;
+mod gateway;
 pub mod google;
 pub mod google_ads;
 pub mod hubspot;
 mod json;
 mod jw;
+pub mod meta;
 mod qs;
+pub mod salesforce;
 mod server;
 mod stats;
 pub mod stripe;
@@ -55,11 +57,13 @@ pub use ga4::Ga4Config;
 pub use google::GoogleOAuthConfig;
 pub use google_ads::GoogleAdsConfig;
 pub use hubspot::{HubspotConfig, RateLimitEmulation};
+pub use meta::MetaConfig;
+pub use salesforce::{SalesforceConfig, SalesforceControl};
 pub use server::{Sandbox, SandboxConfig, Vendor};
 pub use stats::StatsSnapshot;
 pub use stripe::StripeConfig;
-pub use zendesk::ZendeskConfig;
 pub use world::{
     Campaign, Channel, Company, Deal, DealStage, Industry, Lifecycle, Owner, Person, SharedWorld,
     World, WorldConfig,
 };
+pub use zendesk::ZendeskConfig;

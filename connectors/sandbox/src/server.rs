@@ -25,6 +25,8 @@ use crate::faults::{Fault, FaultPlan, FaultState};
 use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
+use crate::meta::{MetaApp, MetaConfig};
+use crate::salesforce::{SalesforceApp, SalesforceConfig, SalesforceControl};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::stripe::{StripeApp, StripeConfig};
 use crate::world::{SharedWorld, World, WorldConfig};
@@ -59,6 +61,10 @@ pub struct SandboxConfig {
     pub google_ads: GoogleAdsConfig,
     /// Google Analytics 4 emulator settings.
     pub ga4: Ga4Config,
+    /// Meta Marketing API emulator settings.
+    pub meta: MetaConfig,
+    /// Salesforce emulator settings.
+    pub salesforce: SalesforceConfig,
     /// Stripe emulator settings.
     pub stripe: StripeConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
@@ -73,26 +79,40 @@ pub enum Vendor {
     Hubspot,
     /// Zendesk Support (tickets, users, organizations).
     Zendesk,
-    /// Stripe (billing).
-    Stripe,
     /// Google Ads API (searchStream with GAQL) and Google's OAuth2 token endpoint.
     GoogleAds,
     /// Google Analytics 4 Data API (runReport) and Google's OAuth2 token endpoint.
     Ga4,
+    /// Meta Marketing API (Graph API ads objects and insights).
+    Meta,
+    /// Stripe (billing).
+    Stripe,
+    /// Salesforce REST (SOQL) and its OAuth2 token endpoint.
+    Salesforce,
 }
 
 impl Vendor {
     /// Every vendor the sandbox emulates.
-    pub const ALL: &'static [Vendor] = &[Vendor::Hubspot, Vendor::Zendesk, Vendor::Stripe, Vendor::GoogleAds, Vendor::Ga4];
+    pub const ALL: &'static [Vendor] = &[
+        Vendor::Hubspot,
+        Vendor::Zendesk,
+        Vendor::Stripe,
+        Vendor::Salesforce,
+        Vendor::GoogleAds,
+        Vendor::Ga4,
+        Vendor::Meta,
+    ];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
     pub fn name(self) -> &'static str {
         match self {
             Vendor::Hubspot => "hubspot",
             Vendor::Zendesk => "zendesk",
-            Vendor::Stripe => "stripe",
             Vendor::GoogleAds => "google_ads",
             Vendor::Ga4 => "ga4",
+            Vendor::Meta => "meta",
+            Vendor::Stripe => "stripe",
+            Vendor::Salesforce => "salesforce",
         }
     }
 }
@@ -109,9 +129,11 @@ pub(crate) struct RouteInfo {
 enum App {
     Hubspot(HubspotApp),
     Zendesk(ZendeskApp),
-    Stripe(StripeApp),
     GoogleAds(GoogleAdsApp),
     Ga4(Ga4App),
+    Meta(MetaApp),
+    Stripe(StripeApp),
+    Salesforce(SalesforceApp),
 }
 
 impl App {
@@ -119,9 +141,11 @@ impl App {
         match self {
             App::Hubspot(h) => h.handle(req).await,
             App::Zendesk(z) => z.handle(req).await,
-            App::Stripe(s) => s.handle(req).await,
             App::GoogleAds(g) => g.handle(req).await,
             App::Ga4(g) => g.handle(req).await,
+            App::Meta(m) => m.handle(req).await,
+            App::Stripe(s) => s.handle(req).await,
+            App::Salesforce(s) => s.handle(req).await,
         }
     }
 
@@ -129,9 +153,20 @@ impl App {
         match self {
             App::Hubspot(h) => h.fault_response(fault),
             App::Zendesk(z) => z.fault_response(fault),
-            App::Stripe(s) => s.fault_response(fault),
             App::GoogleAds(g) => g.fault_response(fault),
             App::Ga4(g) => g.fault_response(fault),
+            App::Meta(m) => m.fault_response(fault),
+            App::Stripe(s) => s.fault_response(fault),
+            App::Salesforce(s) => s.fault_response(fault),
+        }
+    }
+
+    /// Extra text fault rules can match for a request, beyond its path, query and body
+    /// (Salesforce: the queried object, `object=Lead`, also on `nextRecordsUrl` pages).
+    fn fault_hint(&self, uri: &http::Uri) -> Option<String> {
+        match self {
+            App::Salesforce(s) => s.fault_hint(uri),
+            _ => None,
         }
     }
 }
@@ -153,6 +188,7 @@ pub struct Sandbox {
     endpoints: Vec<(Vendor, SocketAddr)>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    salesforce: Option<SalesforceControl>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -178,6 +214,7 @@ impl Sandbox {
         });
         let mut listeners = Vec::new();
         let mut endpoints = Vec::new();
+        let mut salesforce = None;
         for &vendor in Vendor::ALL {
             let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
             listener.set_nonblocking(true)?;
@@ -200,7 +237,16 @@ impl Sandbox {
                     base_url,
                 )),
                 Vendor::Ga4 => App::Ga4(Ga4App::new(world.clone(), config.ga4.clone(), base_url)),
+                Vendor::Meta => {
+                    App::Meta(MetaApp::new(world.clone(), config.meta.clone(), base_url))
+                }
                 Vendor::Stripe => App::Stripe(StripeApp::new(world.clone(), config.stripe.clone())),
+                Vendor::Salesforce => {
+                    let app =
+                        SalesforceApp::new(world.clone(), config.salesforce.clone(), base_url);
+                    salesforce = Some(app.control());
+                    App::Salesforce(app)
+                }
             };
             endpoints.push((vendor, addr));
             listeners.push((listener, Arc::new((vendor, app))));
@@ -236,6 +282,7 @@ impl Sandbox {
             endpoints,
             stop: Some(stop),
             thread: Some(thread),
+            salesforce,
         })
     }
 
@@ -272,6 +319,24 @@ impl Sandbox {
     /// The secret key the Stripe emulator accepts.
     pub fn stripe_key(&self) -> &str {
         &self.config.stripe.secret_key
+    }
+
+    /// The Salesforce emulator's login host (its token endpoint), e.g.
+    /// `http://127.0.0.1:41234`; the API host is the `instance_url` its tokens come with.
+    pub fn salesforce_url(&self) -> String {
+        self.base_url(Vendor::Salesforce)
+    }
+
+    /// The Salesforce emulator's connected app, refresh token and limits.
+    pub fn salesforce_config(&self) -> &SalesforceConfig {
+        &self.config.salesforce
+    }
+
+    /// A handle on the running Salesforce emulator (expire sessions, set the API usage).
+    pub fn salesforce(&self) -> SalesforceControl {
+        self.salesforce
+            .clone()
+            .expect("the Salesforce emulator runs with every sandbox")
     }
 
     /// The most requests `vendor`'s emulator received within any `window` (a sliding window
@@ -407,7 +472,11 @@ async fn handle(
     let body = axum::body::to_bytes(body, 16 << 20)
         .await
         .unwrap_or_default();
-    let target = fault_target(&parts.uri, &body);
+    let mut target = fault_target(&parts.uri, &body);
+    if let Some(hint) = app.fault_hint(&parts.uri) {
+        target.push(' ');
+        target.push_str(&hint);
+    }
     let req = Request::from_parts(parts, Body::from(body));
     let decision = shared
         .faults

@@ -343,8 +343,7 @@ impl ColBuilder {
                 *scale,
             ),
             ColumnType::StringList => ColBuilder::List(
-                ListBuilder::new(StringBuilder::new())
-                    .with_field(crate::schema::list_item_field()),
+                ListBuilder::new(StringBuilder::new()).with_field(crate::schema::list_item_field()),
             ),
         }
     }

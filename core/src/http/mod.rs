@@ -213,6 +213,14 @@ pub enum Verdict {
 pub trait ResponseClassifier: Send + Sync + fmt::Debug {
     /// The verdict for a response.
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict;
+
+    /// How long every user of the quota scope should hold back after this response, for
+    /// APIs whose usage headers do not fit [`RateLimitHeaders`] (Meta's JSON usage
+    /// percentages). Called for every response; `None` (the default) never pauses.
+    fn pause(&self, headers: &HeaderMap) -> Option<Duration> {
+        let _ = headers;
+        None
+    }
 }
 
 /// The standard rules: 2xx accept; 429 retry (honouring `Retry-After`); 408, 5xx retry;
@@ -310,6 +318,10 @@ pub struct QuotaHeaders {
     /// Header with what remains of it (`X-HubSpot-RateLimit-Daily-Remaining`).
     pub remaining: &'static str,
 }
+
+/// Reads a period budget an API packs into one header, as `(remaining, limit)` (Salesforce's
+/// `Sforce-Limit-Info: api-usage=10018/100000`). The alternative to [`QuotaHeaders`].
+pub type QuotaReader = fn(&HeaderMap) -> Option<(u64, u64)>;
 
 impl QuotaHeaders {
     /// `(remaining, limit)` if both headers are present and numeric.
@@ -418,6 +430,9 @@ pub struct HttpClientConfig {
     pub rate_limit_headers: Option<RateLimitHeaders>,
     /// Period-budget headers; the run stops at the configured reserve.
     pub quota_headers: Option<QuotaHeaders>,
+    /// Reads the period budget from headers that pack it in one value (instead of
+    /// `quota_headers`); the run stops at the configured reserve.
+    pub quota_reader: Option<QuotaReader>,
     /// Retry and timeout settings.
     pub settings: HttpSettings,
     /// Response classification.
@@ -444,6 +459,7 @@ impl HttpClientConfig {
             extra_scopes: Vec::new(),
             rate_limit_headers: None,
             quota_headers: None,
+            quota_reader: None,
             settings: HttpSettings::default(),
             classifier: Arc::new(DefaultClassifier),
             stats: Arc::new(HttpStats::default()),
@@ -469,6 +485,7 @@ struct Inner {
     scopes: Vec<(String, Arc<QuotaScope>)>,
     rate_limit_headers: Option<RateLimitHeaders>,
     quota_headers: Option<QuotaHeaders>,
+    quota_reader: Option<QuotaReader>,
     /// Set once the period budget fell under the reserve: `(remaining, limit)`.
     reserve_reached: std::sync::Mutex<Option<(u64, u64)>>,
     settings: HttpSettings,
@@ -528,6 +545,7 @@ impl HttpClient {
                 scopes,
                 rate_limit_headers: config.rate_limit_headers,
                 quota_headers: config.quota_headers,
+                quota_reader: config.quota_reader,
                 reserve_reached: std::sync::Mutex::new(None),
                 settings: config.settings,
                 classifier: config.classifier,
@@ -559,6 +577,24 @@ impl HttpClient {
     /// The retry settings.
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
+    }
+
+    /// For OAuth2 credentials: a field of the token response other than the token itself
+    /// (Salesforce's `instance_url`, the API host to use), fetching a token first if none is
+    /// cached. `None` for other auth schemes or when the response has no such field. A
+    /// refused token request is an `Auth` error naming the source.
+    pub async fn auth_extra(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let Auth::OAuth2(o) = &self.inner.auth else {
+            return Ok(None);
+        };
+        o.access_token(&self.inner.client, false)
+            .await
+            .map_err(|e| {
+                let mut token_request = ApiRequest::get(o.token_url.clone());
+                token_request.method = Method::POST;
+                self.fail(e, &token_request)
+            })?;
+        Ok(o.token_extra(key).await)
     }
 
     fn scope(&self, name: Option<&str>) -> Result<&Arc<QuotaScope>> {
@@ -629,8 +665,12 @@ impl HttpClient {
                 }
                 Err(e) => return Err(self.fail(e, req)),
                 Ok(resp) => {
-                    if let Some(q) = &inner.quota_headers
-                        && let Some((remaining, limit)) = q.read(&resp.headers)
+                    let budget = inner
+                        .quota_headers
+                        .as_ref()
+                        .and_then(|q| q.read(&resp.headers))
+                        .or_else(|| inner.quota_reader.and_then(|r| r(&resp.headers)));
+                    if let Some((remaining, limit)) = budget
                         && limit > 0
                         && (remaining as f64) * 100.0
                             < inner.settings.quota_reserve_percent * limit as f64
@@ -643,6 +683,10 @@ impl HttpClient {
                         && let Some(pause) = spec.pause_for(&resp.headers)
                     {
                         tracing::debug!(source = %inner.source, pause_ms = pause.as_millis() as u64, "rate-limit headers low: slowing down");
+                        scope.pause_for(pause);
+                    }
+                    if let Some(pause) = inner.classifier.pause(&resp.headers) {
+                        tracing::debug!(source = %inner.source, pause_ms = pause.as_millis() as u64, "usage headers high: slowing down");
                         scope.pause_for(pause);
                     }
                     match inner

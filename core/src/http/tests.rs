@@ -306,6 +306,44 @@ async fn oauth2_refreshes_once_on_401() {
 }
 
 #[tokio::test]
+async fn auth_extra_fetches_a_token_before_any_request() {
+    let script = Arc::new(Script::default());
+    let base = serve(script.clone()).await;
+    let auth = Auth::OAuth2(OAuth2::new(
+        format!("{base}/oauth/token"),
+        "cid",
+        Secret::new("csecret"),
+        OAuth2Grant::RefreshToken {
+            refresh_token: Secret::new("rt"),
+        },
+    ));
+    let mut cfg = HttpClientConfig::new("test", "src", &base, auth, RateLimit::new(1000, 1.0));
+    cfg.settings = fast();
+    let c = HttpClient::new(cfg).unwrap();
+    // Salesforce: the API host comes from the token response, before the first request.
+    assert_eq!(
+        c.auth_extra("instance_url").await.unwrap(),
+        Some(serde_json::json!("http://x"))
+    );
+    assert_eq!(c.auth_extra("missing").await.unwrap(), None);
+    assert_eq!(
+        *script.token_calls.lock().unwrap(),
+        1,
+        "the token is cached"
+    );
+    assert_eq!(c.stats().snapshot().requests, 0, "no API request was sent");
+    let plain = HttpClient::new(HttpClientConfig::new(
+        "test",
+        "src",
+        &base,
+        Auth::Bearer(Secret::new("t")),
+        RateLimit::new(1000, 1.0),
+    ))
+    .unwrap();
+    assert_eq!(plain.auth_extra("instance_url").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn oauth2_refusal_is_a_clear_auth_error() {
     let script = Arc::new(Script::default());
     let base = serve(script.clone()).await;
@@ -494,6 +532,48 @@ async fn period_quota_reserve_stops_after_the_response_that_crossed_it() {
 }
 
 #[tokio::test]
+async fn a_quota_reader_parses_a_packed_budget_header() {
+    fn usage(h: &HeaderMap) -> Option<(u64, u64)> {
+        let v = h.get("x-usage")?.to_str().ok()?;
+        let (used, max) = v.split_once('/')?;
+        let (used, max): (u64, u64) = (used.parse().ok()?, max.parse().ok()?);
+        Some((max.saturating_sub(used), max))
+    }
+    let script = Arc::new(Script::default());
+    let with_usage = |used: u64| {
+        let mut r = reply(200, "{}");
+        r.headers.push(("x-usage", format!("{used}/200")));
+        r
+    };
+    push(
+        &script,
+        vec![with_usage(100), with_usage(181), with_usage(182)],
+    );
+    let base = serve(script.clone()).await;
+    let mut cfg =
+        HttpClientConfig::new("test", "src", &base, Auth::None, RateLimit::new(1000, 1.0));
+    cfg.settings = fast();
+    cfg.quota_reader = Some(usage);
+    let c = HttpClient::new(cfg).unwrap();
+    for path in ["a", "b"] {
+        c.execute(&ApiRequest::get(format!("{base}/{path}")))
+            .await
+            .unwrap();
+    }
+    let err = c
+        .execute(&ApiRequest::get(format!("{base}/c")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
+    assert!(
+        err.to_string()
+            .starts_with("quota reserve reached: 19 of 200"),
+        "{err}"
+    );
+    assert_eq!(c.stats().snapshot().requests, 2);
+}
+
+#[tokio::test]
 async fn oauth2_refreshes_before_expiry() {
     let script = Arc::new(Script::default());
     let base = serve(script.clone()).await;
@@ -546,4 +626,57 @@ async fn per_request_timeout_is_retried_then_reported() {
         started.elapsed() < Duration::from_secs(2),
         "the timeout cut the wait short"
     );
+}
+
+#[derive(Debug)]
+struct Pacing;
+
+impl ResponseClassifier for Pacing {
+    fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
+        default_verdict(status, headers, body)
+    }
+    fn pause(&self, headers: &HeaderMap) -> Option<Duration> {
+        let usage: u64 = headers.get("x-usage")?.to_str().ok()?.parse().ok()?;
+        (usage >= 80).then(|| Duration::from_millis(300))
+    }
+}
+
+#[tokio::test]
+async fn a_classifier_can_pause_the_scope_from_usage_headers() {
+    let script = Arc::new(Script::default());
+    script.replies.lock().unwrap().push_back(Reply {
+        status: 200,
+        headers: vec![("x-usage", "90".into())],
+        body: "{}".into(),
+    });
+    let base = serve(script.clone()).await;
+    let mut cfg = HttpClientConfig::new(
+        "pacing",
+        "src",
+        &base,
+        Auth::None,
+        RateLimit::new(1000, 1.0),
+    );
+    cfg.classifier = Arc::new(Pacing);
+    cfg.settings = fast();
+    let c = HttpClient::new(cfg).unwrap();
+    c.execute(&ApiRequest::get(format!("{base}/a")))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    c.execute(&ApiRequest::get(format!("{base}/b")))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(c.stats().snapshot().throttle_wait_ms >= 250);
+    // Low usage does not pause.
+    let started = std::time::Instant::now();
+    c.execute(&ApiRequest::get(format!("{base}/c")))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(250));
 }

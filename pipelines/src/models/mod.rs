@@ -294,9 +294,9 @@ impl ModelSet {
                     && names.contains(model_ref)
                 {
                     m.deps.insert(model_ref.to_string());
-                } else if is_bare && seeds.contains_key(&r) {
-                    raw.insert(r);
-                } else if !is_bare && known.names.contains(&r) {
+                } else if (is_bare && seeds.contains_key(&r))
+                    || (!is_bare && known.names.contains(&r))
+                {
                     raw.insert(r);
                 } else {
                     return Err(Error::config(format!(

@@ -3,6 +3,8 @@
 pub mod ga4;
 pub mod google_ads;
 pub mod hubspot;
+pub mod meta_ads;
+pub mod salesforce;
 pub mod stripe;
 pub mod suite;
 pub mod zendesk;

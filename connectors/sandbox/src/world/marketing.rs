@@ -754,6 +754,26 @@ impl World {
         n
     }
 
+    /// Ad days with any activity among the campaigns of network `utm_source`: the rows of a
+    /// daily ad-level report over the whole history.
+    pub fn active_ad_days(&self, utm_source: &str) -> u64 {
+        let mut n = 0;
+        let mut day = self.first_day();
+        while day <= self.today() {
+            n += self
+                .marketing_day(day)
+                .ads
+                .iter()
+                .filter(|a| {
+                    a.impressions > 0
+                        && self.campaigns[a.key.campaign as usize].utm_source == utm_source
+                })
+                .count() as u64;
+            day += Duration::days(1);
+        }
+        n
+    }
+
     // ----- mutation ----------------------------------------------------------------------
 
     /// Moves the clock `days` days forward: new days of reports begin (with no new people).

@@ -11,6 +11,7 @@
 //! exactly.
 
 pub mod billing;
+pub mod crm;
 mod entities;
 pub mod history;
 pub mod marketing;
@@ -129,12 +130,12 @@ pub struct World {
     added_people: u64,
     clock_ms: i64,
     mutations: u64,
+    /// Late conversions and sessions (see [`marketing`]).
+    restated: marketing::Restatements,
     /// What customers pay (see [`billing`]).
     billing: billing::Billing,
     /// Deal changes made by mutations (see [`history`]).
     deal_changes: Vec<history::DealChange>,
-    /// Late conversions and sessions (see [`marketing`]).
-    restated: marketing::Restatements,
     /// Tickets, agents and ratings (see [`support`]).
     support: support::Support,
 }
@@ -240,9 +241,9 @@ impl World {
             added_people: 0,
             clock_ms: start_ms + CLOCK_OFFSET_MS,
             mutations: 0,
+            restated: marketing::Restatements::default(),
             billing: billing::Billing::default(),
             deal_changes: Vec::new(),
-            restated: marketing::Restatements::default(),
             support: support::Support::default(),
         };
         world.deals = (0..world.config.deals)

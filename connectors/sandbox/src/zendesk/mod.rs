@@ -97,17 +97,23 @@ impl fmt::Debug for ZendeskConfig {
     }
 }
 
-/// A rolling window of admitted requests.
+/// A rolling window of admitted requests (shared by the per-minute emulations).
 #[derive(Default)]
-struct Window(VecDeque<Instant>);
+pub(crate) struct Window(VecDeque<Instant>);
 
 impl Window {
-    /// Admits a request under `limit` (always when `None`); on refusal returns the seconds
-    /// until a slot frees up. Returns the requests left in the window after this one.
-    fn admit(&mut self, limit: Option<RateLimitEmulation>, now: Instant) -> Result<u32, u64> {
+    /// Admits a request costing one slot under `limit` (always when `None`, counting against
+    /// `advertised` per minute); on refusal returns the seconds until a slot frees up.
+    /// Returns the requests left in the window after this one.
+    pub(crate) fn admit(
+        &mut self,
+        limit: Option<RateLimitEmulation>,
+        advertised: u32,
+        now: Instant,
+    ) -> Result<u32, u64> {
         let (max, interval) = match limit {
             Some(l) => (l.max, Duration::from_millis(l.interval_ms)),
-            None => (ADVERTISED_LIMIT, Duration::from_secs(60)),
+            None => (advertised, Duration::from_secs(60)),
         };
         while self
             .0
@@ -129,7 +135,7 @@ impl Window {
     }
 
     /// Seconds until the oldest request leaves the window.
-    fn reset_secs(&self, interval: Duration, now: Instant) -> u64 {
+    pub(crate) fn reset_secs(&self, interval: Duration, now: Instant) -> u64 {
         match self.0.front() {
             Some(t) => interval
                 .saturating_sub(now.duration_since(*t))
@@ -328,7 +334,7 @@ impl ZendeskApp {
         let account_limit = self.state.config.rate_limit;
         let remaining = {
             let mut w = self.state.account.lock().unwrap_or_else(|e| e.into_inner());
-            match w.admit(account_limit, now) {
+            match w.admit(account_limit, ADVERTISED_LIMIT, now) {
                 Ok(r) => r,
                 Err(wait) => {
                     let mut resp = too_many(Some(wait), None);
@@ -340,7 +346,7 @@ impl ZendeskApp {
         };
         if is_export(&path) {
             let mut w = self.state.export.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(wait) = w.admit(self.state.config.export_rate_limit, now) {
+            if let Err(wait) = w.admit(self.state.config.export_rate_limit, ADVERTISED_LIMIT, now) {
                 let mut resp = too_many(
                     Some(wait),
                     Some("Number of allowed incremental export API requests per minute exceeded"),
@@ -400,13 +406,16 @@ mod tests {
             interval_ms: 60_000,
         });
         let t0 = Instant::now();
-        assert_eq!(w.admit(limit, t0), Ok(1));
-        assert_eq!(w.admit(limit, t0 + Duration::from_secs(10)), Ok(0));
-        assert_eq!(w.admit(limit, t0 + Duration::from_secs(20)), Err(40));
-        assert_eq!(w.admit(limit, t0 + Duration::from_secs(60)), Ok(0));
+        assert_eq!(w.admit(limit, 700, t0), Ok(1));
+        assert_eq!(w.admit(limit, 700, t0 + Duration::from_secs(10)), Ok(0));
+        assert_eq!(w.admit(limit, 700, t0 + Duration::from_secs(20)), Err(40));
+        assert_eq!(w.admit(limit, 700, t0 + Duration::from_secs(60)), Ok(0));
         // Unenforced: always admitted, remaining counts down from the advertised limit.
         let mut u = Window::default();
-        assert_eq!(u.admit(None, t0), Ok(ADVERTISED_LIMIT - 1));
+        assert_eq!(
+            u.admit(None, ADVERTISED_LIMIT, t0),
+            Ok(ADVERTISED_LIMIT - 1)
+        );
     }
 
     #[test]
