@@ -3,6 +3,7 @@
 -- is_closed, is_won     from the stage's metadata (isClosed; won = closed with probability 1)
 -- closed_at             closedate, only once the deal is closed
 -- amount                the deal amount in the portal's currency (assumed the reporting currency)
+-- channel               the deal's hs_analytics_source through the seed channel_map
 SELECT
     'hubspot' AS source_system,
     d._source,
@@ -18,8 +19,10 @@ SELECT
     COALESCE(d.createdate, d.created_at) AS created_at,
     CASE WHEN p.is_closed THEN d.closedate END AS closed_at,
     d.hubspot_owner_id AS owner_id,
+    m.channel,
     d.updated_at
 FROM hubspot.deals d
 LEFT JOIN hubspot.deal_pipelines p
     ON p.pipeline_id = d.pipeline AND p.stage_id = d.dealstage AND p._source = d._source
+LEFT JOIN channel_map m ON m.system = 'hubspot' AND m.value = d.hs_analytics_source
 WHERE NOT COALESCE(d.archived, false)

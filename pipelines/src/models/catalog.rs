@@ -49,13 +49,21 @@ pub fn known_tables(config: &Config) -> KnownTables {
     KnownTables { names }
 }
 
+/// Registers the SQL functions models may use beyond DataFusion's own: the JSON functions
+/// (`json_get_str`, `json_get_int`, `json_get_array`, ...) for raw JSON columns.
+pub fn register_functions(ctx: &mut SessionContext) -> Result<()> {
+    datafusion_functions_json::register_all(ctx)
+        .map_err(|e| Error::internal(format!("cannot register the JSON functions: {e}")))
+}
+
 /// A session context with the catalog above registered.
 pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
-    let ctx = SessionContext::new_with_config(
+    let mut ctx = SessionContext::new_with_config(
         SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", "public"),
     );
+    register_functions(&mut ctx)?;
     let mut loaded: BTreeMap<(String, String), Arc<dyn TableProvider>> = BTreeMap::new();
     for (source, stream) in lake.list_tables().await? {
         if let Some(table) = lake.load(&format!("{source}/{stream}")).await? {

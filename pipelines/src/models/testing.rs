@@ -28,12 +28,13 @@ pub struct TestSession {
 impl TestSession {
     /// A session with the bundled models (and seeds) over empty raw tables.
     pub async fn new() -> Result<TestSession> {
-        let ctx = SessionContext::new_with_config(
+        let mut ctx = SessionContext::new_with_config(
             SessionConfig::new()
                 .with_information_schema(true)
                 .with_default_catalog_and_schema("datafusion", "public")
                 .with_target_partitions(2),
         );
+        catalog::register_functions(&mut ctx)?;
         let mut names = std::collections::BTreeSet::new();
         for f in registry::factories() {
             for d in f.streams() {
