@@ -8,6 +8,7 @@ static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_zendesk::ZendeskFactory,
     &revline_stripe::StripeFactory,
     &revline_salesforce::SalesforceFactory,
+    &revline_pipedrive::PipedriveFactory,
     &revline_google_ads::GoogleAdsFactory,
     &revline_ga4::Ga4Factory,
     &revline_meta_ads::MetaFactory,

@@ -160,6 +160,23 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Pipedrive => {
+                std::fs::write(
+                    dir.join("pipedrive.token"),
+                    format!("{}\n", sandbox.pipedrive_token()),
+                )?;
+                // The emulator enforces no burst limit unless configured; the demo paces at
+                // the largest plan's OAuth limit (480 per 2 s).
+                out.push(DemoSource {
+                    name: "pipedrive",
+                    connector: "pipedrive",
+                    body: format!(
+                        "base_url = \"{}\"\napi_token_file = \"pipedrive.token\"\n\
+                         rate_limit = {{ requests = 480, per_seconds = 2 }}\n",
+                        sandbox.base_url(Vendor::Pipedrive)
+                    ),
+                });
+            }
         }
     }
     Ok(out)
@@ -260,6 +277,15 @@ pub fn bench_profiles() -> Vec<BenchProfile> {
             connector: "salesforce",
             stream: "leads",
             shape: "Salesforce leads: SOQL queryAll pages of 2,000, 25 fields with attributes, ~900 bytes each",
+            world: |n| WorldConfig {
+                people: n as usize,
+                ..WorldConfig::default()
+            },
+        },
+        BenchProfile {
+            connector: "pipedrive",
+            stream: "persons",
+            shape: "Pipedrive v2 persons: cursor pages of 500, emails/phones arrays and custom fields, ~560 bytes each",
             world: |n| WorldConfig {
                 people: n as usize,
                 ..WorldConfig::default()

@@ -26,6 +26,7 @@ use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::meta::{MetaApp, MetaConfig};
+use crate::pipedrive::{PipedriveApp, PipedriveConfig};
 use crate::salesforce::{SalesforceApp, SalesforceConfig, SalesforceControl};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::stripe::{StripeApp, StripeConfig};
@@ -67,6 +68,8 @@ pub struct SandboxConfig {
     pub salesforce: SalesforceConfig,
     /// Stripe emulator settings.
     pub stripe: StripeConfig,
+    /// Pipedrive emulator settings.
+    pub pipedrive: PipedriveConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
     pub faults: FaultPlan,
 }
@@ -89,6 +92,8 @@ pub enum Vendor {
     Stripe,
     /// Salesforce REST (SOQL) and its OAuth2 token endpoint.
     Salesforce,
+    /// Pipedrive (v2 and v1 REST).
+    Pipedrive,
 }
 
 impl Vendor {
@@ -98,6 +103,7 @@ impl Vendor {
         Vendor::Zendesk,
         Vendor::Stripe,
         Vendor::Salesforce,
+        Vendor::Pipedrive,
         Vendor::GoogleAds,
         Vendor::Ga4,
         Vendor::Meta,
@@ -113,6 +119,7 @@ impl Vendor {
             Vendor::Meta => "meta",
             Vendor::Stripe => "stripe",
             Vendor::Salesforce => "salesforce",
+            Vendor::Pipedrive => "pipedrive",
         }
     }
 }
@@ -134,6 +141,7 @@ enum App {
     Meta(MetaApp),
     Stripe(StripeApp),
     Salesforce(SalesforceApp),
+    Pipedrive(PipedriveApp),
 }
 
 impl App {
@@ -146,6 +154,7 @@ impl App {
             App::Meta(m) => m.handle(req).await,
             App::Stripe(s) => s.handle(req).await,
             App::Salesforce(s) => s.handle(req).await,
+            App::Pipedrive(p) => p.handle(req).await,
         }
     }
 
@@ -158,6 +167,7 @@ impl App {
             App::Meta(m) => m.fault_response(fault),
             App::Stripe(s) => s.fault_response(fault),
             App::Salesforce(s) => s.fault_response(fault),
+            App::Pipedrive(p) => p.fault_response(fault),
         }
     }
 
@@ -247,6 +257,9 @@ impl Sandbox {
                     salesforce = Some(app.control());
                     App::Salesforce(app)
                 }
+                Vendor::Pipedrive => {
+                    App::Pipedrive(PipedriveApp::new(world.clone(), config.pipedrive.clone()))
+                }
             };
             endpoints.push((vendor, addr));
             listeners.push((listener, Arc::new((vendor, app))));
@@ -319,6 +332,11 @@ impl Sandbox {
     /// The secret key the Stripe emulator accepts.
     pub fn stripe_key(&self) -> &str {
         &self.config.stripe.secret_key
+    }
+
+    /// The API token the Pipedrive emulator accepts (`x-api-token`).
+    pub fn pipedrive_token(&self) -> &str {
+        &self.config.pipedrive.api_token
     }
 
     /// The Salesforce emulator's login host (its token endpoint), e.g.

@@ -10,6 +10,7 @@
 //! mutation takes a new, strictly later clock reading, so incremental syncs can be tested
 //! exactly.
 
+pub mod activities;
 pub mod billing;
 pub mod crm;
 mod entities;
