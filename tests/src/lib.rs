@@ -17,6 +17,7 @@ use revline::runner::{RunOptions, RunReport, run};
 use revline_core::lake::Lake;
 use revline_sandbox::{FaultPlan, Sandbox, SandboxConfig, StatsSnapshot, World, WorldConfig};
 
+pub use cases::freshdesk::FreshdeskCase;
 pub use cases::ga4::Ga4Case;
 pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;

@@ -109,6 +109,23 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Freshdesk => {
+                std::fs::write(
+                    dir.join("freshdesk.key"),
+                    format!("{}\n", sandbox.freshdesk_api_key()),
+                )?;
+                // The emulator enforces no limit unless configured: demo and bench pace far
+                // above any plan so the connector itself is measured (set your plan's).
+                out.push(DemoSource {
+                    name: "freshdesk",
+                    connector: "freshdesk",
+                    body: format!(
+                        "base_url = \"{}\"\napi_key_file = \"freshdesk.key\"\n\
+                         rate_limit = {{ requests = 100000, per_seconds = 60 }}\n",
+                        sandbox.base_url(Vendor::Freshdesk)
+                    ),
+                });
+            }
             Vendor::Zendesk => {
                 let (email, token) = sandbox.zendesk_credentials();
                 std::fs::write(dir.join("zendesk.token"), format!("{token}\n"))?;
@@ -304,6 +321,19 @@ pub fn bench_profiles() -> Vec<BenchProfile> {
                     people: deals.max(400),
                     ..WorldConfig::default()
                 }
+            },
+        },
+        BenchProfile {
+            connector: "freshdesk",
+            stream: "tickets",
+            shape: "Freshdesk tickets: bare arrays of 100 with requester and stats included, Link paging, restarted past page 300, ~1.5 KB each",
+            world: |n| WorldConfig {
+                people: (n as usize).max(400),
+                support: crate::world::support::SupportConfig {
+                    tickets: Some(n as usize),
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
             },
         },
         BenchProfile {

@@ -36,6 +36,7 @@
 
 pub mod demo;
 mod faults;
+pub mod freshdesk;
 pub mod ga4;
 mod gateway;
 pub mod google;
@@ -54,6 +55,7 @@ pub mod world;
 pub mod zendesk;
 
 pub use faults::{Fault, FaultPlan, FaultRule, Schedule};
+pub use freshdesk::FreshdeskConfig;
 pub use ga4::Ga4Config;
 pub use google::GoogleOAuthConfig;
 pub use google_ads::GoogleAdsConfig;

@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
 use crate::faults::{Fault, FaultPlan, FaultState};
+use crate::freshdesk::{FreshdeskApp, FreshdeskConfig};
 use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
@@ -70,6 +71,8 @@ pub struct SandboxConfig {
     pub stripe: StripeConfig,
     /// Pipedrive emulator settings.
     pub pipedrive: PipedriveConfig,
+    /// Freshdesk emulator settings.
+    pub freshdesk: FreshdeskConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
     pub faults: FaultPlan,
 }
@@ -94,6 +97,8 @@ pub enum Vendor {
     Salesforce,
     /// Pipedrive (v2 and v1 REST).
     Pipedrive,
+    /// Freshdesk (tickets, conversations, contacts, companies).
+    Freshdesk,
 }
 
 impl Vendor {
@@ -107,6 +112,7 @@ impl Vendor {
         Vendor::GoogleAds,
         Vendor::Ga4,
         Vendor::Meta,
+        Vendor::Freshdesk,
     ];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
@@ -120,6 +126,7 @@ impl Vendor {
             Vendor::Stripe => "stripe",
             Vendor::Salesforce => "salesforce",
             Vendor::Pipedrive => "pipedrive",
+            Vendor::Freshdesk => "freshdesk",
         }
     }
 }
@@ -142,6 +149,7 @@ enum App {
     Stripe(StripeApp),
     Salesforce(SalesforceApp),
     Pipedrive(PipedriveApp),
+    Freshdesk(FreshdeskApp),
 }
 
 impl App {
@@ -155,6 +163,7 @@ impl App {
             App::Stripe(s) => s.handle(req).await,
             App::Salesforce(s) => s.handle(req).await,
             App::Pipedrive(p) => p.handle(req).await,
+            App::Freshdesk(f) => f.handle(req).await,
         }
     }
 
@@ -168,6 +177,7 @@ impl App {
             App::Stripe(s) => s.fault_response(fault),
             App::Salesforce(s) => s.fault_response(fault),
             App::Pipedrive(p) => p.fault_response(fault),
+            App::Freshdesk(f) => f.fault_response(fault),
         }
     }
 
@@ -260,6 +270,11 @@ impl Sandbox {
                 Vendor::Pipedrive => {
                     App::Pipedrive(PipedriveApp::new(world.clone(), config.pipedrive.clone()))
                 }
+                Vendor::Freshdesk => App::Freshdesk(FreshdeskApp::new(
+                    world.clone(),
+                    config.freshdesk.clone(),
+                    base_url,
+                )),
             };
             endpoints.push((vendor, addr));
             listeners.push((listener, Arc::new((vendor, app))));
@@ -327,6 +342,11 @@ impl Sandbox {
     /// `{email}/token:{api_token}`).
     pub fn zendesk_credentials(&self) -> (&str, &str) {
         (&self.config.zendesk.email, &self.config.zendesk.api_token)
+    }
+
+    /// The API key the Freshdesk emulator accepts (the basic-auth user, any password).
+    pub fn freshdesk_api_key(&self) -> &str {
+        &self.config.freshdesk.api_key
     }
 
     /// The secret key the Stripe emulator accepts.

@@ -1,5 +1,6 @@
 //! Conformance cases (generic) and the per-connector [`crate::ConnectorCase`] implementations.
 
+pub mod freshdesk;
 pub mod ga4;
 pub mod google_ads;
 pub mod hubspot;

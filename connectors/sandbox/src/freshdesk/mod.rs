@@ -22,7 +22,8 @@
 //! days) stops at page `max_pages` (300, like Freshdesk): that page has no `Link` and a later
 //! page is a 400. A request costs one API credit, a ticket listing one more per `include`;
 //! `X-RateLimit-Total`, `X-RateLimit-Remaining` and `X-RateLimit-Used-CurrentRequest` report
-//! them. The optional per-minute limit answers 429 with `Retry-After`.
+//! them. The optional per-minute limit answers 429 with `Retry-After`; without it nothing is
+//! counted and `X-RateLimit-Remaining` stays at the advertised total minus this request.
 
 pub mod ids;
 mod routes;
@@ -42,6 +43,7 @@ use tower::ServiceExt;
 use crate::faults::Fault;
 use crate::hubspot::RateLimitEmulation;
 use crate::jw::Obj;
+use crate::server::RouteInfo;
 use crate::world::SharedWorld;
 use crate::zendesk::Window;
 
@@ -124,15 +126,16 @@ pub(crate) fn coded(status: StatusCode, code: &str, message: &str) -> Response {
 pub(crate) fn validation(field: &str, message: &str) -> Response {
     let mut out = Vec::with_capacity(192);
     let mut o = Obj::new(&mut out);
-    o.str("description", "Validation failed").with("errors", |b| {
-        b.push(b'[');
-        let mut e = Obj::new(b);
-        e.str("field", field)
-            .str("message", message)
-            .str("code", "invalid_value");
-        e.end();
-        b.push(b']');
-    });
+    o.str("description", "Validation failed")
+        .with("errors", |b| {
+            b.push(b'[');
+            let mut e = Obj::new(b);
+            e.str("field", field)
+                .str("message", message)
+                .str("code", "invalid_value");
+            e.end();
+            b.push(b']');
+        });
     o.end();
     json(StatusCode::BAD_REQUEST, out)
 }
@@ -224,8 +227,10 @@ impl FreshdeskApp {
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
-        resp.headers_mut()
-            .insert("x-freshdesk-api-version", HeaderValue::from_static("latest=v2; requested=v2"));
+        resp.headers_mut().insert(
+            "x-freshdesk-api-version",
+            HeaderValue::from_static("latest=v2; requested=v2"),
+        );
         resp
     }
 
@@ -247,15 +252,18 @@ impl FreshdeskApp {
 
     /// Handles one request: auth, credits, routing, rate-limit headers.
     pub(crate) async fn handle(&self, req: Request<Body>) -> Response {
+        let kind = routes::kind_of(req.uri().path(), req.uri().query());
         if !authorized(&req, &self.state.config.api_key) {
-            return self.finish(unauthorized());
+            let mut resp = unauthorized();
+            resp.extensions_mut().insert(RouteInfo { kind, records: 0 });
+            return self.finish(resp);
         }
         let credits = cost(&req);
         let limit = self.state.config.rate_limit;
         let total = limit.map_or(ADVERTISED_LIMIT, |l| l.max);
         let now = Instant::now();
-        let mut remaining = total;
-        {
+        let mut remaining = total.saturating_sub(credits);
+        if limit.is_some() {
             let mut w = self.state.window.lock().unwrap_or_else(|e| e.into_inner());
             for _ in 0..credits {
                 match w.admit(limit, ADVERTISED_LIMIT, now) {
@@ -263,6 +271,7 @@ impl FreshdeskApp {
                     Err(wait) => {
                         let mut resp = too_many(Some(wait));
                         add_headers(&mut resp, total, 0, credits);
+                        resp.extensions_mut().insert(RouteInfo { kind, records: 0 });
                         return self.finish(resp);
                     }
                 }
@@ -306,7 +315,10 @@ mod tests {
         assert!(authorized(&req(&ok, "/"), DEFAULT_API_KEY));
         assert!(!authorized(&req("Basic Og==", "/"), DEFAULT_API_KEY));
         assert!(!authorized(&req("Bearer x", "/"), DEFAULT_API_KEY));
-        assert_eq!(cost(&req(&ok, "/api/v2/tickets?include=requester%2Cstats")), 3);
+        assert_eq!(
+            cost(&req(&ok, "/api/v2/tickets?include=requester%2Cstats")),
+            3
+        );
         assert_eq!(cost(&req(&ok, "/api/v2/tickets?page=2")), 1);
         assert_eq!(cost(&req(&ok, "/api/v2/contacts?include=x")), 1);
     }
