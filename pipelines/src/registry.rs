@@ -6,6 +6,7 @@ use revline_core::ConnectorFactory;
 static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_hubspot::HubspotFactory,
     &revline_zendesk::ZendeskFactory,
+    &revline_intercom::IntercomFactory,
     &revline_freshdesk::FreshdeskFactory,
     &revline_stripe::StripeFactory,
     &revline_salesforce::SalesforceFactory,

@@ -5,6 +5,7 @@ use revline_tests::conformance_suite;
 
 conformance_suite!(hubspot, revline_tests::HubspotCase);
 conformance_suite!(zendesk, revline_tests::ZendeskCase);
+conformance_suite!(intercom, revline_tests::IntercomCase);
 conformance_suite!(freshdesk, revline_tests::FreshdeskCase);
 conformance_suite!(google_ads, revline_tests::GoogleAdsCase);
 conformance_suite!(ga4, revline_tests::Ga4Case);

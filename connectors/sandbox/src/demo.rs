@@ -126,6 +126,23 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Intercom => {
+                std::fs::write(
+                    dir.join("intercom.token"),
+                    format!("{}\n", sandbox.intercom_token()),
+                )?;
+                // No window limit is enforced unless configured; the connector still slows
+                // down on X-RateLimit-Remaining when one is.
+                out.push(DemoSource {
+                    name: "intercom",
+                    connector: "intercom",
+                    body: format!(
+                        "base_url = \"{}\"\naccess_token_file = \"intercom.token\"\n\
+                         rate_limit = {{ requests = 100000, per_seconds = 10 }}\n",
+                        sandbox.base_url(Vendor::Intercom)
+                    ),
+                });
+            }
             Vendor::Zendesk => {
                 let (email, token) = sandbox.zendesk_credentials();
                 std::fs::write(dir.join("zendesk.token"), format!("{token}\n"))?;
@@ -239,6 +256,8 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
             ((w.today() - w.first_day()).num_days() as u64 + 1) * u64::from(w.landing_page_count()),
         ),
         "stripe" => Some(w.billing().charges().len() as u64),
+        // Their listings leave deleted tickets out.
+        "freshdesk" | "intercom" => Some(w.support().live_tickets().count() as u64),
         _ => None,
     }
 }
@@ -327,6 +346,19 @@ pub fn bench_profiles() -> Vec<BenchProfile> {
             connector: "freshdesk",
             stream: "tickets",
             shape: "Freshdesk tickets: bare arrays of 100 with requester and stats included, Link paging, restarted past page 300, ~1.5 KB each",
+            world: |n| WorldConfig {
+                people: (n as usize).max(400),
+                support: crate::world::support::SupportConfig {
+                    tickets: Some(n as usize),
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
+            },
+        },
+        BenchProfile {
+            connector: "intercom",
+            stream: "conversations",
+            shape: "Intercom conversations: search pages of 150 (POST, starting_after cursors), statistics, rating, source and contacts nested, ~1.9 KB each",
             world: |n| WorldConfig {
                 people: (n as usize).max(400),
                 support: crate::world::support::SupportConfig {

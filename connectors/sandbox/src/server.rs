@@ -26,6 +26,7 @@ use crate::freshdesk::{FreshdeskApp, FreshdeskConfig};
 use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
+use crate::intercom::{IntercomApp, IntercomConfig};
 use crate::meta::{MetaApp, MetaConfig};
 use crate::pipedrive::{PipedriveApp, PipedriveConfig};
 use crate::salesforce::{SalesforceApp, SalesforceConfig, SalesforceControl};
@@ -73,6 +74,8 @@ pub struct SandboxConfig {
     pub pipedrive: PipedriveConfig,
     /// Freshdesk emulator settings.
     pub freshdesk: FreshdeskConfig,
+    /// Intercom emulator settings.
+    pub intercom: IntercomConfig,
     /// Faults active from the start (change later with [`Sandbox::set_faults`]).
     pub faults: FaultPlan,
 }
@@ -99,6 +102,8 @@ pub enum Vendor {
     Pipedrive,
     /// Freshdesk (tickets, conversations, contacts, companies).
     Freshdesk,
+    /// Intercom (conversations, contacts, companies, admins, teams).
+    Intercom,
 }
 
 impl Vendor {
@@ -113,6 +118,7 @@ impl Vendor {
         Vendor::Ga4,
         Vendor::Meta,
         Vendor::Freshdesk,
+        Vendor::Intercom,
     ];
 
     /// Lower-case name, e.g. `hubspot` (also the prefix of its stats route kinds).
@@ -125,6 +131,7 @@ impl Vendor {
             Vendor::Meta => "meta",
             Vendor::Stripe => "stripe",
             Vendor::Salesforce => "salesforce",
+            Vendor::Intercom => "intercom",
             Vendor::Pipedrive => "pipedrive",
             Vendor::Freshdesk => "freshdesk",
         }
@@ -148,6 +155,7 @@ enum App {
     Meta(MetaApp),
     Stripe(StripeApp),
     Salesforce(SalesforceApp),
+    Intercom(IntercomApp),
     Pipedrive(PipedriveApp),
     Freshdesk(FreshdeskApp),
 }
@@ -162,6 +170,7 @@ impl App {
             App::Meta(m) => m.handle(req).await,
             App::Stripe(s) => s.handle(req).await,
             App::Salesforce(s) => s.handle(req).await,
+            App::Intercom(i) => i.handle(req).await,
             App::Pipedrive(p) => p.handle(req).await,
             App::Freshdesk(f) => f.handle(req).await,
         }
@@ -176,6 +185,7 @@ impl App {
             App::Meta(m) => m.fault_response(fault),
             App::Stripe(s) => s.fault_response(fault),
             App::Salesforce(s) => s.fault_response(fault),
+            App::Intercom(i) => i.fault_response(fault),
             App::Pipedrive(p) => p.fault_response(fault),
             App::Freshdesk(f) => f.fault_response(fault),
         }
@@ -267,6 +277,11 @@ impl Sandbox {
                     salesforce = Some(app.control());
                     App::Salesforce(app)
                 }
+                Vendor::Intercom => App::Intercom(IntercomApp::new(
+                    world.clone(),
+                    config.intercom.clone(),
+                    base_url,
+                )),
                 Vendor::Pipedrive => {
                     App::Pipedrive(PipedriveApp::new(world.clone(), config.pipedrive.clone()))
                 }
@@ -347,6 +362,11 @@ impl Sandbox {
     /// The API key the Freshdesk emulator accepts (the basic-auth user, any password).
     pub fn freshdesk_api_key(&self) -> &str {
         &self.config.freshdesk.api_key
+    }
+
+    /// The access token the Intercom emulator accepts (`Authorization: Bearer`).
+    pub fn intercom_token(&self) -> &str {
+        &self.config.intercom.token
     }
 
     /// The secret key the Stripe emulator accepts.

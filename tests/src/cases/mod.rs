@@ -4,6 +4,7 @@ pub mod freshdesk;
 pub mod ga4;
 pub mod google_ads;
 pub mod hubspot;
+pub mod intercom;
 pub mod meta_ads;
 pub mod salesforce;
 pub mod stripe;
