@@ -14,6 +14,7 @@ static CONNECTORS: &[&dyn ConnectorFactory] = &[
     &revline_google_ads::GoogleAdsFactory,
     &revline_ga4::Ga4Factory,
     &revline_meta_ads::MetaFactory,
+    &revline_linkedin_ads::LinkedinFactory,
 ];
 
 /// Every registered connector, in listing order.

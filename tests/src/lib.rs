@@ -22,6 +22,7 @@ pub use cases::ga4::Ga4Case;
 pub use cases::google_ads::GoogleAdsCase;
 pub use cases::hubspot::HubspotCase;
 pub use cases::intercom::IntercomCase;
+pub use cases::linkedin_ads::LinkedinCase;
 pub use cases::meta_ads::MetaCase;
 pub use cases::salesforce::SalesforceCase;
 pub use cases::stripe::StripeCase;

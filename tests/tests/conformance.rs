@@ -10,5 +10,6 @@ conformance_suite!(freshdesk, revline_tests::FreshdeskCase);
 conformance_suite!(google_ads, revline_tests::GoogleAdsCase);
 conformance_suite!(ga4, revline_tests::Ga4Case);
 conformance_suite!(meta_ads, revline_tests::MetaCase);
+conformance_suite!(linkedin_ads, revline_tests::LinkedinCase);
 conformance_suite!(stripe, revline_tests::StripeCase);
 conformance_suite!(salesforce, revline_tests::SalesforceCase);

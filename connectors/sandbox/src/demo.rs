@@ -46,6 +46,23 @@ pub fn vendor_sources(sandbox: &Sandbox, dir: &Path) -> io::Result<Vec<DemoSourc
                     ),
                 });
             }
+            Vendor::Linkedin => {
+                let cfg = &sandbox.config().linkedin;
+                std::fs::write(
+                    dir.join("linkedin.token"),
+                    format!("{}\n", cfg.access_token),
+                )?;
+                out.push(DemoSource {
+                    name: "linkedin_ads",
+                    connector: "linkedin_ads",
+                    body: format!(
+                        "base_url = \"{}\"\naccess_token_file = \"linkedin.token\"\nad_account_ids = [\"{}\"]\n\
+                         start_date = \"{first_day}\"\nend_date = \"{today}\"\n",
+                        sandbox.base_url(Vendor::Linkedin),
+                        cfg.ad_account_id
+                    ),
+                });
+            }
             Vendor::Ga4 => {
                 let url = sandbox.base_url(Vendor::Ga4);
                 // A service-account key file, as GA4 deployments usually use.
@@ -252,6 +269,11 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
     match connector {
         "google_ads" => Some(w.active_ad_group_days("google")),
         "meta_ads" => Some(w.active_ad_days("facebook")),
+        "linkedin_ads" => Some(crate::linkedin::analytics_rows(
+            &w,
+            w.first_day(),
+            w.today(),
+        )),
         "ga4" => Some(
             ((w.today() - w.first_day()).num_days() as u64 + 1) * u64::from(w.landing_page_count()),
         ),
@@ -265,6 +287,21 @@ pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u6
 /// Every benchmark profile, one per vendor.
 pub fn bench_profiles() -> Vec<BenchProfile> {
     vec![
+        BenchProfile {
+            connector: "linkedin_ads",
+            stream: "campaign_analytics_daily",
+            shape: "LinkedIn adAnalytics campaign days: 22 metrics in two requests joined on the grain, no paging, counts as numbers and costs as strings, ~450 bytes each",
+            // One LinkedIn campaign group over ~500 days: one row per campaign and day.
+            world: |n| WorldConfig {
+                people: 2_000,
+                marketing: crate::world::marketing::MarketingConfig {
+                    ad_groups_per_campaign: (n.div_ceil(480)).max(1) as u32,
+                    ads_per_ad_group: 1,
+                    ..Default::default()
+                },
+                ..WorldConfig::default()
+            },
+        },
         BenchProfile {
             connector: "meta_ads",
             stream: "ad_insights_daily",

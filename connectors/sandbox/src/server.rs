@@ -27,6 +27,7 @@ use crate::ga4::{Ga4App, Ga4Config};
 use crate::google_ads::{GoogleAdsApp, GoogleAdsConfig};
 use crate::hubspot::{HubspotApp, HubspotConfig};
 use crate::intercom::{IntercomApp, IntercomConfig};
+use crate::linkedin::{LinkedinApp, LinkedinConfig};
 use crate::meta::{MetaApp, MetaConfig};
 use crate::pipedrive::{PipedriveApp, PipedriveConfig};
 use crate::salesforce::{SalesforceApp, SalesforceConfig, SalesforceControl};
@@ -66,6 +67,8 @@ pub struct SandboxConfig {
     pub ga4: Ga4Config,
     /// Meta Marketing API emulator settings.
     pub meta: MetaConfig,
+    /// LinkedIn Marketing API emulator settings.
+    pub linkedin: LinkedinConfig,
     /// Salesforce emulator settings.
     pub salesforce: SalesforceConfig,
     /// Stripe emulator settings.
@@ -94,6 +97,8 @@ pub enum Vendor {
     Ga4,
     /// Meta Marketing API (Graph API ads objects and insights).
     Meta,
+    /// LinkedIn Marketing API (ad accounts, campaigns, adAnalytics).
+    Linkedin,
     /// Stripe (billing).
     Stripe,
     /// Salesforce REST (SOQL) and its OAuth2 token endpoint.
@@ -117,6 +122,7 @@ impl Vendor {
         Vendor::GoogleAds,
         Vendor::Ga4,
         Vendor::Meta,
+        Vendor::Linkedin,
         Vendor::Freshdesk,
         Vendor::Intercom,
     ];
@@ -129,6 +135,7 @@ impl Vendor {
             Vendor::GoogleAds => "google_ads",
             Vendor::Ga4 => "ga4",
             Vendor::Meta => "meta",
+            Vendor::Linkedin => "linkedin",
             Vendor::Stripe => "stripe",
             Vendor::Salesforce => "salesforce",
             Vendor::Intercom => "intercom",
@@ -153,6 +160,7 @@ enum App {
     GoogleAds(GoogleAdsApp),
     Ga4(Ga4App),
     Meta(MetaApp),
+    Linkedin(LinkedinApp),
     Stripe(StripeApp),
     Salesforce(SalesforceApp),
     Intercom(IntercomApp),
@@ -168,6 +176,7 @@ impl App {
             App::GoogleAds(g) => g.handle(req).await,
             App::Ga4(g) => g.handle(req).await,
             App::Meta(m) => m.handle(req).await,
+            App::Linkedin(l) => l.handle(req).await,
             App::Stripe(s) => s.handle(req).await,
             App::Salesforce(s) => s.handle(req).await,
             App::Intercom(i) => i.handle(req).await,
@@ -183,6 +192,7 @@ impl App {
             App::GoogleAds(g) => g.fault_response(fault),
             App::Ga4(g) => g.fault_response(fault),
             App::Meta(m) => m.fault_response(fault),
+            App::Linkedin(l) => l.fault_response(fault),
             App::Stripe(s) => s.fault_response(fault),
             App::Salesforce(s) => s.fault_response(fault),
             App::Intercom(i) => i.fault_response(fault),
@@ -269,6 +279,9 @@ impl Sandbox {
                 Vendor::Ga4 => App::Ga4(Ga4App::new(world.clone(), config.ga4.clone(), base_url)),
                 Vendor::Meta => {
                     App::Meta(MetaApp::new(world.clone(), config.meta.clone(), base_url))
+                }
+                Vendor::Linkedin => {
+                    App::Linkedin(LinkedinApp::new(world.clone(), config.linkedin.clone()))
                 }
                 Vendor::Stripe => App::Stripe(StripeApp::new(world.clone(), config.stripe.clone())),
                 Vendor::Salesforce => {

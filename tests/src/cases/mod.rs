@@ -5,6 +5,7 @@ pub mod ga4;
 pub mod google_ads;
 pub mod hubspot;
 pub mod intercom;
+pub mod linkedin_ads;
 pub mod meta_ads;
 pub mod salesforce;
 pub mod stripe;
