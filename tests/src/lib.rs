@@ -24,6 +24,7 @@ pub use cases::hubspot::HubspotCase;
 pub use cases::intercom::IntercomCase;
 pub use cases::linkedin_ads::LinkedinCase;
 pub use cases::meta_ads::MetaCase;
+pub use cases::pipedrive::PipedriveCase;
 pub use cases::salesforce::SalesforceCase;
 pub use cases::stripe::StripeCase;
 pub use cases::zendesk::ZendeskCase;

@@ -13,3 +13,4 @@ conformance_suite!(meta_ads, revline_tests::MetaCase);
 conformance_suite!(linkedin_ads, revline_tests::LinkedinCase);
 conformance_suite!(stripe, revline_tests::StripeCase);
 conformance_suite!(salesforce, revline_tests::SalesforceCase);
+conformance_suite!(pipedrive, revline_tests::PipedriveCase);

@@ -7,6 +7,7 @@ pub mod hubspot;
 pub mod intercom;
 pub mod linkedin_ads;
 pub mod meta_ads;
+pub mod pipedrive;
 pub mod salesforce;
 pub mod stripe;
 pub mod suite;
