@@ -12,4 +12,6 @@ FROM (
     SELECT source_system, _source, account_id, name, domain, created_at FROM stg_hubspot_companies
     UNION ALL
     SELECT source_system, _source, account_id, name, domain, created_at FROM stg_salesforce_accounts
+    UNION ALL
+    SELECT source_system, _source, account_id, name, domain, created_at FROM stg_pipedrive_organizations
 )

@@ -1,6 +1,7 @@
 -- Intermediate: one row per real deal across CRMs. A deal present in several CRMs (a
--- migration) is kept from one CRM only: of the deals sharing (account_key, lower(deal name),
--- creation day), those of the most preferred CRM (HubSpot, then Salesforce) are kept.
+-- migration) is kept from one CRM only: of the deals sharing (lower(deal name), creation day,
+-- amount rounded to whole units), those of the most preferred CRM (HubSpot, then Salesforce,
+-- then Pipedrive) are kept. (Account keys are not compared: a CRM may know no domain.)
 -- channel   the deal's own source channel, else the channel of its account's earliest person
 -- amount    as the CRM holds it, taken as USD (the reporting currency)
 WITH d AS (
@@ -11,6 +12,10 @@ WITH d AS (
     SELECT source_system, _source, deal_id, account_id, deal_name, amount, pipeline, stage,
            stage_label, is_closed, is_won, created_at, closed_at, channel, 2 AS preference
     FROM stg_salesforce_opportunities
+    UNION ALL
+    SELECT source_system, _source, deal_id, account_id, deal_name, amount, pipeline, stage,
+           stage_label, is_closed, is_won, created_at, closed_at, channel, 3 AS preference
+    FROM stg_pipedrive_deals
 ),
 keyed AS (
     SELECT
@@ -24,7 +29,7 @@ ranked AS (
     SELECT
         k.*,
         min(k.preference) OVER (
-            PARTITION BY k.account_key, lower(k.deal_name), CAST(k.created_at AS DATE)
+            PARTITION BY lower(k.deal_name), CAST(k.created_at AS DATE), round(k.amount)
         ) AS best
     FROM keyed k
 ),

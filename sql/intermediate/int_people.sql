@@ -1,5 +1,5 @@
 -- Intermediate: one row per real person across CRMs (one per email; HubSpot first, then
--- Salesforce, then the earliest created), with the account key of the person's CRM account,
+-- Salesforce, then Pipedrive, then the earliest created), with the account key of the person's CRM account,
 -- else the person's email domain.
 -- stage_rank   funnel order of lifecycle_stage: subscriber 1, lead 2, marketingqualifiedlead 3,
 --              salesqualifiedlead 4, opportunity 5, customer 6, evangelist 7, anything else 0
@@ -11,6 +11,10 @@ WITH p AS (
     SELECT source_system, _source, person_id, email, email_domain, account_id, lifecycle_stage,
            channel, utm_campaign, gclid, created_at, 2 AS preference
     FROM stg_salesforce_people
+    UNION ALL
+    SELECT source_system, _source, person_id, email, email_domain, account_id, lifecycle_stage,
+           channel, utm_campaign, gclid, created_at, 3 AS preference
+    FROM stg_pipedrive_persons
 ),
 ranked AS (
     SELECT

@@ -1,4 +1,5 @@
--- Mart: one row per real company, keyed by its normalised domain (account_key).
+-- Mart: one row per real company, keyed by its normalised domain (account_key): every company a
+-- CRM, billing or helpdesk knows, and the company domains of people (prospects).
 -- crm_account_ids, stripe_customer_ids, helpdesk_org_ids  the company's ids in each system
 --               (`<system>:<id>`, comma-separated, sorted)
 -- first_touch_channel  the channel of the account's earliest person
@@ -17,6 +18,7 @@ keys AS (
     UNION SELECT account_key FROM int_mrr_monthly
     UNION SELECT account_key FROM int_tickets WHERE account_key IS NOT NULL
     UNION SELECT account_key FROM int_deals
+    UNION SELECT account_key FROM int_people WHERE account_key IS NOT NULL
     UNION SELECT COALESCE(email_domain, 'stripe:' || _source || ':' || customer_id) FROM stg_stripe_customers
 ),
 crm AS (

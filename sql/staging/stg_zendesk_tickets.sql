@@ -20,6 +20,7 @@ SELECT
     CAST(t.organization_id AS VARCHAR) AS org_id,
     u.email AS requester_email,
     NULLIF(regexp_replace(regexp_replace(regexp_replace(COALESCE(o.domain, u.email_domain), '^[a-z][a-z0-9+.-]*://', ''), '^www\.', ''), '[/?#:].*$', ''), '') AS account_domain,
+    t.subject,
     t.status,
     t.priority,
     t.created_at,
