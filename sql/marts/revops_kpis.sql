@@ -13,7 +13,8 @@
 -- pipeline_created = Σ amount of deals created in the month
 -- ad_spend = Σ spend (USD) of every ad platform in the month
 -- blended_cac = ad_spend ÷ new_customers; arpa = ending_mrr ÷ customers
--- ltv = arpa ÷ logo_churn_rate, capped at 60 × arpa (also when churn is 0)
+-- ltv = arpa ÷ logo_churn_rate, capped at 60 × arpa (also when churn is 0; null without a
+--       start-of-month cohort)
 -- ltv_to_cac = ltv ÷ blended_cac; cac_payback_months = blended_cac ÷ arpa
 WITH mv AS (
     SELECT
@@ -100,8 +101,8 @@ ltv AS (
     SELECT
         r.*,
         CASE
-            WHEN r.arpa IS NULL THEN NULL
-            WHEN r.logo_churn_rate IS NULL OR r.logo_churn_rate = 0 THEN 60.0 * r.arpa
+            WHEN r.arpa IS NULL OR r.logo_churn_rate IS NULL THEN NULL
+            WHEN r.logo_churn_rate = 0 THEN 60.0 * r.arpa
             ELSE least(r.arpa / r.logo_churn_rate, 60.0 * r.arpa)
         END AS ltv
     FROM ratios r
