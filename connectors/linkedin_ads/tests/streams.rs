@@ -103,10 +103,14 @@ async fn objects_page_by_token_and_link_to_their_groups() {
         .unwrap();
     assert_eq!(pages.len(), 2, "3 campaigns, 2 per page");
     let b = concat(&pages);
-    let w = sb.world();
-    let w = w.read();
-    let group = w.paid_campaigns("linkedin").next().unwrap();
-    let expected: HashSet<i64> = w.ad_groups_of(group).iter().map(|g| g.id as i64).collect();
+    let (group, groups) = {
+        let w = sb.world();
+        let w = w.read();
+        let group = w.paid_campaigns("linkedin").next().unwrap().clone();
+        let groups = w.ad_groups_of(&group);
+        (group, groups)
+    };
+    let expected: HashSet<i64> = groups.iter().map(|g| g.id as i64).collect();
     assert_eq!(ints(&b, "id").into_iter().collect::<HashSet<_>>(), expected);
     assert!(
         ints(&b, "campaign_group_id")
@@ -122,7 +126,7 @@ async fn objects_page_by_token_and_link_to_their_groups() {
         .unwrap();
     assert_eq!(
         budget.value(0),
-        w.ad_groups_of(group)[0].daily_budget_cents as i128,
+        groups[0].daily_budget_cents as i128,
         "budgets are exact"
     );
     assert_eq!(sb.stats().route("linkedin.campaigns.list"), 2);
@@ -221,12 +225,12 @@ async fn responses_at_the_row_cap_are_split_until_under_it() {
         .await
         .unwrap();
     let b = concat(&pages);
-    let w = sb.world();
-    let w = w.read();
-    assert_eq!(
-        b.num_rows() as u64,
+    let expected = {
+        let w = sb.world();
+        let w = w.read();
         analytics_rows(&w, w.first_day(), w.today())
-    );
+    };
+    assert_eq!(b.num_rows() as u64, expected);
     assert_eq!(keys(&b).len(), b.num_rows(), "nothing twice, nothing lost");
     assert!(pages.iter().all(|p| p.batch.num_rows() < 7));
     assert!(pages.len() > 200, "ranges of 1-2 days: {}", pages.len());
