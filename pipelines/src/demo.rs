@@ -24,6 +24,8 @@ pub struct DemoOutcome {
     pub second: RunReport,
     /// Human-readable summary.
     pub summary: String,
+    /// The RevOps dashboard it wrote.
+    pub dashboard: PathBuf,
 }
 
 /// Runs the demo in `dir` (created; its old lake is removed first).
@@ -69,11 +71,30 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         failures(&second)
     );
 
+    // Then the models: the unified revenue tables the dashboard reads.
+    let models = crate::models::run_models(&config, &[], &crate::runner::new_run_id()).await?;
+    let failed: Vec<String> = models
+        .iter()
+        .filter(|r| r.status != "succeeded")
+        .map(|r| format!("{}: {}", r.name, r.error.as_deref().unwrap_or(&r.status)))
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "the demo models failed: {}",
+        failed.join("; ")
+    );
+
     let lake = config.lake.open()?;
     let mut summary = String::new();
     writeln!(
         summary,
-        "\nRevline demo: HubSpot (emulated) → Delta lake at {}",
+        "\nRevline demo: {} emulated APIs ({}) → Delta lake at {}",
+        sources.len(),
+        sources
+            .iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", "),
         lake_dir.display()
     )?;
     writeln!(
@@ -89,6 +110,12 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
          the incremental load read {} records with {} API requests and merged them.\n",
         second.records(),
         second.sources.iter().map(|s| s.http.requests).sum::<u64>()
+    )?;
+    writeln!(
+        summary,
+        "Models: {} built in {:.1}s (staging, intermediate and the eight marts).",
+        models.len(),
+        models.iter().map(|r| r.seconds).sum::<f64>()
     )?;
     let mut counts = Vec::new();
     for (source, stream) in lake.list_tables().await? {
@@ -127,17 +154,37 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
         "\nPipeline by stage:\n{}",
         render(&pipeline, OutputFormat::Table)?
     )?;
+    let kpis = query(
+        &config,
+        &lake,
+        "SELECT CAST(month AS VARCHAR) AS month, ending_mrr AS mrr, arr, nrr, grr, win_rate, \
+                blended_cac AS cac, ltv_to_cac, cac_payback_months AS payback_months \
+         FROM revops_kpis ORDER BY month DESC LIMIT 3",
+    )
+    .await?;
     writeln!(
         summary,
-        "\nExplore it yourself:\n  revline --config {} query \"SELECT * FROM hubspot.deals LIMIT 5\"",
+        "\nRevOps KPIs, latest months (models: revops_kpis):\n{}",
+        render(&kpis, OutputFormat::Table)?
+    )?;
+    let dashboard = dir.join("revline-dashboard.html");
+    let ctx = crate::query::session(&config, &lake).await?;
+    crate::dashboard::write(&ctx, &dashboard).await?;
+    writeln!(
+        summary,
+        "\nExplore it yourself:\n  revline --config {} query \"SELECT * FROM sales_pipeline LIMIT 5\"\n  \
+         revline --config {} shell",
+        config_path.display(),
         config_path.display()
     )?;
+    writeln!(summary, "\nRevOps dashboard: {}", dashboard.display())?;
     drop(sandbox);
     Ok(DemoOutcome {
         config_path,
         first,
         second,
         summary,
+        dashboard,
     })
 }
 
