@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 
 use crate::error::Result;
 use crate::stream::{Page, PageStream};
@@ -32,30 +33,93 @@ pub fn partition_state<'a>(
 /// Runs up to `concurrency` partitions at once and merges their pages. Each merged page's
 /// checkpoint is `{"partitions": {id: position, ...}}`, starting from `prior` so that
 /// partitions not run (or not yet reached) keep their stored positions.
+///
+/// When a partition fails, no new partition or page is started, but the page each other
+/// running partition has in flight is still delivered (so it can be committed) before the
+/// first error ends the stream: a fast failure never discards slower, good pages.
 pub fn merge_partitions(
     partitions: Vec<Partition>,
     concurrency: usize,
     prior: Option<serde_json::Value>,
 ) -> PageStream {
-    let mut positions: BTreeMap<String, serde_json::Value> = prior
+    let positions: BTreeMap<String, serde_json::Value> = prior
         .as_ref()
         .and_then(|p| p.get(PARTITIONS_KEY))
         .and_then(|m| m.as_object())
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let tagged = futures::stream::iter(partitions.into_iter().map(|p| {
-        let id = p.id;
-        p.pages.map(move |r| r.map(|page| (id.clone(), page)))
-    }))
-    .flatten_unordered(concurrency.max(1));
-    tagged
-        .map(move |item: Result<(String, Page)>| {
-            let (id, mut page) = item?;
-            positions.insert(id, page.checkpoint.take());
-            page.checkpoint = serde_json::json!({ PARTITIONS_KEY: positions.clone() });
-            Ok(page)
-        })
+    let merger = Merger {
+        waiting: partitions.into_iter(),
+        running: FuturesUnordered::new(),
+        concurrency: concurrency.max(1),
+        positions,
+        failure: None,
+        failed: false,
+    };
+    futures::stream::unfold(merger, |mut m| async move {
+        let page = m.next_page().await?;
+        Some((page, m))
+    })
+    .boxed()
+}
+
+type NextPage = futures::future::BoxFuture<'static, (String, Option<Result<Page>>, PageStream)>;
+
+/// State of [`merge_partitions`]: partitions not started yet, and the next page of each
+/// running one.
+struct Merger {
+    waiting: std::vec::IntoIter<Partition>,
+    running: FuturesUnordered<NextPage>,
+    concurrency: usize,
+    positions: BTreeMap<String, serde_json::Value>,
+    failure: Option<crate::error::Error>,
+    /// Set by the first failure: nothing new starts after it, even once it is reported.
+    failed: bool,
+}
+
+impl Merger {
+    fn poll_next_of(id: String, mut pages: PageStream) -> NextPage {
+        async move {
+            let item = pages.next().await;
+            (id, item, pages)
+        }
         .boxed()
+    }
+
+    fn fill(&mut self) {
+        while !self.failed && self.running.len() < self.concurrency {
+            let Some(p) = self.waiting.next() else { break };
+            self.running.push(Self::poll_next_of(p.id, p.pages));
+        }
+    }
+
+    async fn next_page(&mut self) -> Option<Result<Page>> {
+        loop {
+            self.fill();
+            let Some((id, item, pages)) = self.running.next().await else {
+                // Everything drained: report the first failure, if any, last.
+                return self.failure.take().map(Err);
+            };
+            match item {
+                None => continue,
+                Some(Err(e)) => {
+                    if !self.failed {
+                        self.failed = true;
+                        self.failure = Some(e);
+                    }
+                    continue;
+                }
+                Some(Ok(mut page)) => {
+                    if !self.failed {
+                        self.running.push(Self::poll_next_of(id.clone(), pages));
+                    }
+                    self.positions.insert(id, page.checkpoint.take());
+                    page.checkpoint = serde_json::json!({ PARTITIONS_KEY: self.positions.clone() });
+                    return Some(Ok(page));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +168,49 @@ mod tests {
             partition_state(Some(last), "b"),
             Some(&serde_json::json!(10))
         );
+    }
+
+    #[tokio::test]
+    async fn a_failing_partition_still_delivers_the_others_pages_in_flight() {
+        // `b` fails at once; `a`'s first page is slower but already in flight, so it is
+        // delivered before the error, and `a`'s second page is never started.
+        let slow_a = futures::stream::iter(vec![page(1, 1), page(2, 2)])
+            .then(|p| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                p
+            })
+            .boxed();
+        let a = Partition {
+            id: "a".into(),
+            pages: slow_a,
+        };
+        let b = Partition {
+            id: "b".into(),
+            pages: futures::stream::iter(vec![Err(crate::error::Error::internal("401"))]).boxed(),
+        };
+        let c = Partition {
+            id: "c".into(),
+            pages: futures::stream::iter(vec![page(9, 9)]).boxed(),
+        };
+        let items: Vec<Result<Page>> = merge_partitions(vec![a, b, c], 2, None).collect().await;
+        let shown: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Ok(p) => p.checkpoint.to_string(),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            items.len(),
+            2,
+            "a.s page in flight, then the error: {shown:?}"
+        );
+        let first = items[0].as_ref().unwrap();
+        assert_eq!(
+            first.checkpoint,
+            serde_json::json!({"partitions": {"a": 1}})
+        );
+        let err = items[1].as_ref().unwrap_err();
+        assert!(err.to_string().contains("401"), "{err}");
     }
 }
