@@ -213,6 +213,17 @@ struct State {
     config: PipedriveConfig,
     window: Mutex<VecDeque<Instant>>,
     persons: Mutex<Option<PersonIndex>>,
+    /// The last list sorted for a v2 page, so paging through a large list does not sort it
+    /// again for every page.
+    sorted: Mutex<Option<SortedRows>>,
+}
+
+/// `rows` sorted ascending by `(key, id)` for one sort order of one row list (`source`, kept
+/// alive so the cache can be matched by identity).
+struct SortedRows {
+    source: Arc<Vec<Row>>,
+    sort: SortBy,
+    rows: Arc<Vec<Row>>,
 }
 
 /// One running Pipedrive emulator.
@@ -254,6 +265,27 @@ impl State {
             ]),
             admitted,
         )
+    }
+
+    /// `rows` sorted ascending by `(key, id)` for `sort`, from the cache when the same list
+    /// was sorted the same way last time.
+    fn sorted_rows(&self, rows: &Arc<Vec<Row>>, sort: SortBy, p: &V2Params) -> Arc<Vec<Row>> {
+        let mut cache = self.sorted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.as_ref()
+            && c.sort == sort
+            && Arc::ptr_eq(&c.source, rows)
+        {
+            return c.rows.clone();
+        }
+        let mut sorted: Vec<Row> = rows.as_ref().clone();
+        sorted.sort_by_key(|r| (p.key(r), r.id));
+        let sorted = Arc::new(sorted);
+        *cache = Some(SortedRows {
+            source: rows.clone(),
+            sort,
+            rows: sorted.clone(),
+        });
+        sorted
     }
 
     fn person_rows(&self, w: &World) -> Arc<Vec<Row>> {
@@ -409,48 +441,58 @@ impl V2Params {
         }
     }
 
+    /// Whether `r` is within the `updated_since`/`updated_until` filter.
+    fn in_window(&self, r: &Row) -> bool {
+        self.since
+            .is_none_or(|s| r.update_ms.div_euclid(1000) >= s.div_euclid(1000))
+            && self
+                .until
+                .is_none_or(|u| r.update_ms.div_euclid(1000) < u.div_euclid(1000))
+    }
+
     /// The page: rows within the time filter, in order, after the cursor; and the cursor
-    /// of the next page.
-    fn page(&self, rows: &[Row]) -> (Vec<Row>, Option<String>) {
-        let mut sel: Vec<Row> = rows
-            .iter()
-            .filter(|r| {
-                self.since
-                    .is_none_or(|s| r.update_ms.div_euclid(1000) >= s.div_euclid(1000))
-            })
-            .filter(|r| {
-                self.until
-                    .is_none_or(|u| r.update_ms.div_euclid(1000) < u.div_euclid(1000))
-            })
-            .copied()
-            .collect();
-        let (sort, desc) = (self.sort, self.desc);
-        let this = V2Params {
-            limit: self.limit,
-            after: None,
-            since: None,
-            until: None,
-            sort,
-            desc,
-        };
-        sel.sort_by_key(|r| (this.key(r), r.id));
-        if desc {
-            sel.reverse();
+    /// of the next page. `sorted` is the list sorted ascending by `(key, id)` for this sort
+    /// order; the cursor is found by binary search, so a page costs its own size.
+    fn page(&self, sorted: &[Row]) -> (Vec<Row>, Option<String>) {
+        let key = |r: &Row| (self.key(r), r.id);
+        let mut page = Vec::with_capacity(self.limit.min(sorted.len()));
+        let mut more = false;
+        {
+            let mut take = |r: &Row| -> bool {
+                if !self.in_window(r) {
+                    return true;
+                }
+                if page.len() == self.limit {
+                    more = true;
+                    return false;
+                }
+                page.push(*r);
+                true
+            };
+            if self.desc {
+                let end = match self.after {
+                    None => sorted.len(),
+                    Some(a) => sorted.partition_point(|r| key(r) < a),
+                };
+                for r in sorted[..end].iter().rev() {
+                    if !take(r) {
+                        break;
+                    }
+                }
+            } else {
+                let start = match self.after {
+                    None => 0,
+                    Some(a) => sorted.partition_point(|r| key(r) <= a),
+                };
+                for r in &sorted[start..] {
+                    if !take(r) {
+                        break;
+                    }
+                }
+            }
         }
-        let start = match self.after {
-            None => 0,
-            Some(a) => sel
-                .iter()
-                .position(|r| {
-                    let k = (this.key(r), r.id);
-                    if desc { k < a } else { k > a }
-                })
-                .unwrap_or(sel.len()),
-        };
-        let end = (start + self.limit).min(sel.len());
-        let page = sel[start..end].to_vec();
-        let next = (end < sel.len())
-            .then(|| page.last().map(|r| encode_cursor(this.key(r), r.id)))
+        let next = more
+            .then(|| page.last().map(|r| encode_cursor(self.key(r), r.id)))
             .flatten();
         (page, next)
     }
@@ -722,7 +764,8 @@ impl State {
                     .collect(),
             ),
         };
-        let (page, next) = p.page(&rows);
+        let sorted = self.sorted_rows(&rows, p.sort, &p);
+        let (page, next) = p.page(&sorted);
         let n = page.len() as u64;
         let body = v2_envelope(
             |out| {
@@ -853,6 +896,7 @@ impl PipedriveApp {
                 config,
                 window: Mutex::new(VecDeque::new()),
                 persons: Mutex::new(None),
+                sorted: Mutex::new(None),
             }),
         }
     }
