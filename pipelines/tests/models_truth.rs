@@ -285,6 +285,9 @@ fn world_truth(w: &World, sources: &Sources, cmap: &ChannelMap) -> Truth {
         start_ms: i64,
         end_ms: Option<i64>,
         cents: i64,
+        /// The coupon: (start, end, MRR while it lasts). README: forever and repeating
+        /// coupons reduce MRR at a month end they last past.
+        discount: Option<(i64, Option<i64>, i64)>,
     }
     let subs: Vec<Sub> = b
         .subscriptions()
@@ -308,9 +311,28 @@ fn world_truth(w: &World, sources: &Sources, cmap: &ChannelMap) -> Truth {
                 start_ms: s.created_ms,
                 end_ms: s.canceled_ms,
                 cents: usd_cents(price.unit_amount * i64::from(s.quantity), price.currency),
+                discount: s.discount.as_ref().map(|d| {
+                    let amount = price.unit_amount * i64::from(s.quantity);
+                    (
+                        d.start_ms,
+                        d.end_ms(),
+                        usd_cents(amount - d.off(amount), price.currency),
+                    )
+                }),
             }
         })
         .collect();
+    if subs.len() >= 20 {
+        // The world's coupons are exercised: forever and repeating ones both appear.
+        assert!(
+            subs.iter()
+                .any(|s| matches!(s.discount, Some((_, None, _))))
+        );
+        assert!(
+            subs.iter()
+                .any(|s| matches!(s.discount, Some((_, Some(_), _))))
+        );
+    }
 
     // ---- The calendar: the month of the earliest dated record (deal or person created,
     // subscription start, ad spend day, session day) to the month of the latest.
@@ -372,7 +394,15 @@ fn world_truth(w: &World, sources: &Sources, cmap: &ChannelMap) -> Truth {
         let boundary = month_start_ms(next_month(m));
         for s in &subs {
             if s.start_ms < boundary && s.end_ms.is_none_or(|e| e >= boundary) {
-                *mrr.entry((m, s.account.clone())).or_default() += s.cents;
+                let cents = match s.discount {
+                    Some((start, end, net))
+                        if start < boundary && end.is_none_or(|e| e >= boundary) =>
+                    {
+                        net
+                    }
+                    _ => s.cents,
+                };
+                *mrr.entry((m, s.account.clone())).or_default() += cents;
             }
         }
     }
@@ -1043,6 +1073,28 @@ fn demo_world_marts_match_the_world() {
     check_funnel(&config, &truth, &mut diff);
     if let Some(f) = failure {
         diff.push(f);
+    }
+    // Zendesk, Freshdesk and Intercom render the same tickets: the support model keeps each
+    // live ticket once (from Zendesk, the preferred helpdesk), with the world's CSAT.
+    let live = w.support().live_tickets().count() as i64;
+    let rated = w
+        .support()
+        .live_tickets()
+        .filter(|t| t.csat.is_some())
+        .count() as i64;
+    for (sql, want) in [
+        ("SELECT COUNT(*) FROM int_tickets", live),
+        (
+            "SELECT COUNT(*) FROM int_tickets WHERE source_system = 'zendesk'",
+            live,
+        ),
+        ("SELECT COUNT(*) FROM stg_intercom_conversations", live),
+        ("SELECT COUNT(csat) FROM int_tickets", rated),
+    ] {
+        let got = count(&config, sql);
+        if got != want {
+            diff.push(format!("{sql}: {got}, the world says {want}"));
+        }
     }
     diff.assert_empty("demo world");
 }

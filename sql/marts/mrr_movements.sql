@@ -2,7 +2,10 @@
 -- month before (from the first month with any MRR). Money in USD.
 -- mrr        Σ over the account's live Stripe subscription items of unit_amount × quantity,
 --            normalised to a month (year ÷ 12, week × 52 ÷ 12, day × 365 ÷ 12, ÷ interval_count),
---            converted with fx_rates and rounded to cents per item (see stg_stripe_subscription_items)
+--            converted with fx_rates and rounded to cents per item, net of the subscription's
+--            forever/repeating coupon while it lasts past the month end (percent_off, or
+--            amount_off per month; `once` coupons never count) (see stg_stripe_subscription_items
+--            and int_mrr_monthly)
 -- prior_mrr  the same at the end of the previous month (0 when none)
 -- movement   new: prior 0, mrr > 0, no MRR in any earlier month; reactivation: prior 0, mrr > 0,
 --            MRR in an earlier month; expansion: mrr > prior > 0; contraction: 0 < mrr < prior;

@@ -151,6 +151,19 @@ fn subscriptions() -> Vec<Column> {
         Column::new("default_payment_method", T::Utf8),
         Column::new("description", T::Utf8),
         Column::nested(&["items", "data"], T::Json).named("items"),
+        // The subscription's discount (its coupon), for MRR net of discounts.
+        Column::nested(&["discount", "id"], T::Utf8).named("discount_id"),
+        Column::nested(&["discount", "coupon", "id"], T::Utf8).named("coupon_id"),
+        Column::nested(&["discount", "coupon", "percent_off"], T::Float64)
+            .named("discount_percent_off"),
+        Column::nested(&["discount", "coupon", "amount_off"], T::Int64)
+            .named("discount_amount_off"),
+        Column::nested(&["discount", "coupon", "currency"], T::Utf8).named("discount_currency"),
+        Column::nested(&["discount", "coupon", "duration"], T::Utf8).named("discount_duration"),
+        Column::nested(&["discount", "coupon", "duration_in_months"], T::Int64)
+            .named("discount_duration_in_months"),
+        nested_ts(&["discount", "start"]).named("discount_start"),
+        nested_ts(&["discount", "end"]).named("discount_end"),
         Column::new("livemode", T::Boolean),
         Column::new("metadata", T::Json),
         ts("created"),

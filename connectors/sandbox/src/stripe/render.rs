@@ -6,8 +6,8 @@ use super::ids::{Kind, id};
 use crate::jw::Obj;
 use crate::world::World;
 use crate::world::billing::{
-    BillingCustomer, BillingEvent, Charge, ChargeStatus, EventObject, Invoice, InvoiceLine,
-    InvoiceStatus, Price, Product, Refund, Subscription, SubscriptionStatus,
+    BillingCustomer, BillingEvent, Charge, ChargeStatus, Discount, EventObject, Invoice,
+    InvoiceLine, InvoiceStatus, Price, Product, Refund, Subscription, SubscriptionStatus,
 };
 
 /// Epoch milliseconds to Stripe's unix seconds.
@@ -235,9 +235,16 @@ pub(crate) fn subscription(out: &mut Vec<u8>, w: &World, s: &Subscription, embed
         .str("customer", &id(Kind::Customer, u64::from(customer.index)))
         .null("days_until_due")
         .null("default_payment_method")
-        .null("description")
-        .null("discount")
-        .opt_int("ended_at", s.canceled_ms.map(secs))
+        .null("description");
+    match &s.discount {
+        Some(d) => {
+            o.with("discount", |buf| discount(buf, w, s, d));
+        }
+        None => {
+            o.null("discount");
+        }
+    }
+    o.opt_int("ended_at", s.canceled_ms.map(secs))
         .with("items", |buf| subscription_items(buf, w, s, embedded))
         .opt_str(
             "latest_invoice",
@@ -262,6 +269,71 @@ pub(crate) fn subscription(out: &mut Vec<u8>, w: &World, s: &Subscription, embed
     o.end();
 }
 
+/// The Stripe id of a subscription's discount.
+fn discount_id(s: &Subscription) -> String {
+    format!("di_{}", &id(Kind::Subscription, u64::from(s.index))[4..])
+}
+
+/// A coupon's id: its terms, as teams name them (`10OFF_FOREVER`, `25OFF_3M`, `AMOUNT_FOREVER`).
+fn coupon_id(d: &Discount) -> String {
+    let what = match d.percent_off {
+        Some(p) => format!("{p}OFF"),
+        None => "AMOUNT".to_string(),
+    };
+    match d.months {
+        Some(m) => format!("{what}_{m}M"),
+        None => format!("{what}_FOREVER"),
+    }
+}
+
+/// A subscription's discount object with its coupon.
+fn discount(out: &mut Vec<u8>, w: &World, s: &Subscription, d: &Discount) {
+    let b = w.billing();
+    let currency = b.prices()[s.price as usize].currency;
+    let mut o = Obj::new(out);
+    o.str("id", &discount_id(s))
+        .str("object", "discount")
+        .null("checkout_session")
+        .with("coupon", |buf| {
+            let mut c = Obj::new(buf);
+            c.str("id", &coupon_id(d))
+                .str("object", "coupon")
+                .opt_int("amount_off", d.amount_off)
+                .opt_str("currency", d.amount_off.map(|_| currency.code()))
+                .str(
+                    "duration",
+                    if d.months.is_some() {
+                        "repeating"
+                    } else {
+                        "forever"
+                    },
+                )
+                .opt_int("duration_in_months", d.months.map(i64::from))
+                .bool("livemode", false)
+                .null("max_redemptions")
+                .raw("metadata", b"{}")
+                .null("name");
+            match d.percent_off {
+                Some(p) => {
+                    c.float("percent_off", f64::from(p));
+                }
+                None => {
+                    c.null("percent_off");
+                }
+            }
+            c.bool("valid", true);
+            c.end();
+        })
+        .str("customer", &id(Kind::Customer, u64::from(s.customer)))
+        .opt_int("end", d.end_ms().map(secs))
+        .null("invoice")
+        .null("invoice_item")
+        .null("promotion_code")
+        .int("start", secs(d.start_ms))
+        .str("subscription", &id(Kind::Subscription, u64::from(s.index)));
+    o.end();
+}
+
 /// One invoice line item.
 pub(crate) fn line_item(out: &mut Vec<u8>, w: &World, inv: &Invoice, l: &InvoiceLine) {
     let b = w.billing();
@@ -273,9 +345,15 @@ pub(crate) fn line_item(out: &mut Vec<u8>, w: &World, inv: &Invoice, l: &Invoice
         .int("amount", l.amount)
         .int("amount_excluding_tax", l.amount)
         .str("currency", currency.code())
-        .str("description", &l.description)
-        .raw("discount_amounts", b"[]")
-        .bool("discountable", true)
+        .str("description", &l.description);
+    let off = if l.subscription_line {
+        b.invoice_discount(inv)
+    } else {
+        0
+    };
+    let sub = inv.subscription.map(|s| &b.subscriptions()[s as usize]);
+    discount_amounts(&mut o, "discount_amounts", off, sub);
+    o.bool("discountable", true)
         .raw("discounts", b"[]")
         .str("invoice", &id(Kind::Invoice, u64::from(inv.index)));
     if l.subscription_line {
@@ -357,7 +435,9 @@ pub(crate) fn invoice(out: &mut Vec<u8>, w: &World, inv: &Invoice, embedded: usi
     let customer = &b.customers()[inv.customer as usize];
     let company = &w.companies()[customer.company as usize];
     let lines = b.invoice_lines(inv);
-    let total: i64 = lines.iter().map(|l| l.amount).sum();
+    let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
+    let off = b.invoice_discount(inv);
+    let total = subtotal - off;
     let paid = inv.status == InvoiceStatus::Paid;
     let iid = id(Kind::Invoice, u64::from(inv.index));
     let cid = id(Kind::Customer, u64::from(customer.index));
@@ -456,11 +536,12 @@ pub(crate) fn invoice(out: &mut Vec<u8>, w: &World, inv: &Invoice, embedded: usi
                 .map(|s| id(Kind::Subscription, u64::from(s)))
                 .as_deref(),
         )
-        .int("subtotal", total)
+        .int("subtotal", subtotal)
         .null("tax")
-        .int("total", total)
-        .raw("total_discount_amounts", b"[]")
-        .int("webhooks_delivered_at", secs(inv.created_ms) + 2);
+        .int("total", total);
+    let sub = inv.subscription.map(|s| &b.subscriptions()[s as usize]);
+    discount_amounts(&mut o, "total_discount_amounts", off, sub);
+    o.int("webhooks_delivered_at", secs(inv.created_ms) + 2);
     o.end();
 }
 
@@ -641,5 +722,23 @@ pub(crate) fn subscription_status_matches(s: &Subscription, filter: Option<&str>
         None => s.status != SubscriptionStatus::Canceled,
         Some("all") => true,
         Some(f) => s.status.as_str() == f,
+    }
+}
+
+/// `[{"amount": off, "discount": "di_…"}]`, or `[]` when nothing is taken off.
+fn discount_amounts(o: &mut Obj<'_>, key: &str, off: i64, sub: Option<&Subscription>) {
+    match sub {
+        Some(s) if off > 0 => {
+            o.with(key, |buf| {
+                buf.push(b'[');
+                let mut a = Obj::new(buf);
+                a.int("amount", off).str("discount", &discount_id(s));
+                a.end();
+                buf.push(b']');
+            });
+        }
+        _ => {
+            o.raw(key, b"[]");
+        }
     }
 }

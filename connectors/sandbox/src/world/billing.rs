@@ -32,6 +32,7 @@ mod tag {
     pub const INVOICE: u64 = 103;
     pub const REFUND: u64 = 104;
     pub const MUTATION: u64 = 105;
+    pub const DISCOUNT: u64 = 106;
 }
 
 /// A currency customers pay in.
@@ -233,7 +234,53 @@ pub struct Subscription {
     pub true_up: i64,
     /// The most recent invoice.
     pub latest_invoice: Option<u32>,
+    /// The coupon applied to the subscription, if any.
+    pub discount: Option<Discount>,
 }
+
+/// A subscription's discount: a coupon taking a percentage or a fixed amount off each of its
+/// monthly invoices (the subscription line, not the one-time contract adjustment), forever
+/// or for its first months.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Discount {
+    /// Coupon number (`coupon_<n>` in Stripe ids); coupons are shared across subscriptions.
+    pub coupon: u32,
+    /// Percent off (whole percent), or `None` for an amount off.
+    pub percent_off: Option<u32>,
+    /// Amount off each invoice in the subscription's currency (minor units), for an
+    /// amount-off coupon.
+    pub amount_off: Option<i64>,
+    /// Months it lasts (`repeating`), or `None` for `forever`.
+    pub months: Option<u32>,
+    /// When it was applied (the subscription's start).
+    pub start_ms: i64,
+}
+
+impl Discount {
+    /// When it ends (`start` plus its months), or `None` for a forever coupon.
+    pub fn end_ms(&self) -> Option<i64> {
+        self.months.map(|m| add_months(self.start_ms, m))
+    }
+
+    /// Whether it applies at `at_ms` (a period start or a month boundary).
+    pub fn applies_at(&self, at_ms: i64) -> bool {
+        self.start_ms <= at_ms && self.end_ms().is_none_or(|e| at_ms < e)
+    }
+
+    /// What it takes off `amount` (minor units): the percentage rounded half up to a minor
+    /// unit, or the fixed amount (never more than `amount`).
+    pub fn off(&self, amount: i64) -> i64 {
+        match (self.percent_off, self.amount_off) {
+            (Some(p), _) => (amount * i64::from(p) + 50).div_euclid(100),
+            (None, Some(a)) => a.min(amount),
+            (None, None) => 0,
+        }
+    }
+}
+
+/// The coupons of the world: (percent off, months); percent 0 means an amount off of a
+/// tenth of the price.
+const COUPONS: [(u32, Option<u32>); 4] = [(10, None), (25, Some(3)), (0, None), (15, Some(6))];
 
 /// Status of an invoice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -535,6 +582,20 @@ impl Billing {
                     canceled_ms = Some(at);
                 }
             }
+            // About one subscription in five carries a coupon (its own random stream, so
+            // the rest of the world is the same with or without discounts).
+            let mut rd = Rng::for_entity(seed, tag::DISCOUNT, u64::from(d.index));
+            let discount = rd.chance(0.2).then(|| {
+                let coupon = rd.below(COUPONS.len() as u64) as u32;
+                let (percent, months) = COUPONS[coupon as usize];
+                Discount {
+                    coupon,
+                    percent_off: (percent > 0).then_some(percent),
+                    amount_off: (percent == 0).then_some((unit / 10).max(1)),
+                    months,
+                    start_ms: created,
+                }
+            });
             b.subscriptions.push(Subscription {
                 index: 0,
                 customer,
@@ -547,6 +608,7 @@ impl Billing {
                 modified_ms: canceled_ms.unwrap_or(created),
                 true_up: total - unit * 12,
                 latest_invoice: None,
+                discount,
             });
         }
         let price_remap = sort_by_created(&mut b.prices, |p| p.created_ms);
@@ -805,9 +867,27 @@ impl Billing {
         }
     }
 
-    /// The invoice's total in minor units (the sum of its lines).
+    /// The invoice's total in minor units: the sum of its lines less its discount.
     pub fn invoice_total(&self, inv: &Invoice) -> i64 {
-        self.invoice_lines(inv).iter().map(|l| l.amount).sum()
+        self.invoice_lines(inv)
+            .iter()
+            .map(|l| l.amount)
+            .sum::<i64>()
+            - self.invoice_discount(inv)
+    }
+
+    /// What the subscription's coupon takes off the invoice (minor units): its subscription
+    /// line, when the discount applies at the start of the invoice's period.
+    pub fn invoice_discount(&self, inv: &Invoice) -> i64 {
+        let Some(s) = inv.subscription else { return 0 };
+        let s = &self.subscriptions[s as usize];
+        match &s.discount {
+            Some(d) if d.applies_at(inv.period_start_ms) => {
+                let price = &self.prices[s.price as usize];
+                d.off(price.unit_amount * i64::from(s.quantity))
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -1032,6 +1112,7 @@ impl World {
             modified_ms: t,
             true_up: total - unit * 12,
             latest_invoice: None,
+            discount: None,
         };
         b.subscriptions.push(sub.clone());
         b.record(
@@ -1351,7 +1432,12 @@ mod tests {
                 }
                 if invoices.len() >= 12 {
                     let year: i64 = invoices[..12].iter().map(|i| b.invoice_total(i)).sum();
-                    assert_eq!(year, total, "a contract year bills the deal amount");
+                    let off: i64 = invoices[..12].iter().map(|i| b.invoice_discount(i)).sum();
+                    assert_eq!(
+                        year + off,
+                        total,
+                        "a contract year bills the deal amount, less its discounts"
+                    );
                 }
             } else {
                 let inv = b
