@@ -163,6 +163,13 @@ enum Command {
         /// Scratch folder.
         #[arg(long, default_value = "target/revline-bench")]
         work: PathBuf,
+        /// Benchmark the SQL models instead: load a world from every emulated API, then run
+        /// the whole model DAG and report wall time, peak RSS and each model's time.
+        #[arg(long)]
+        models: bool,
+        /// People in the models benchmark's world (about 5 raw rows each).
+        #[arg(long, default_value = "2000000")]
+        people: u64,
     },
     /// Serve the sandbox's emulated APIs until stdin closes (for development and benchmarks).
     Sandbox {
@@ -177,6 +184,8 @@ enum Command {
         #[arg(long)]
         write_sources: Option<PathBuf>,
     },
+    #[command(hide = true)]
+    BenchModelsOne,
     #[command(hide = true)]
     BenchOne {
         #[arg(long)]
@@ -228,7 +237,7 @@ fn main() {
         quiet
             || matches!(
                 cli.command,
-                Command::BenchOne { .. } | Command::Sandbox { .. }
+                Command::BenchOne { .. } | Command::BenchModelsOne | Command::Sandbox { .. }
             ),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -757,11 +766,22 @@ async fn dispatch(cli: Cli) -> i32 {
             records,
             connector,
             work,
+            models,
+            people,
         } => {
             let exe = match std::env::current_exe() {
                 Ok(p) => p,
                 Err(e) => return fail(&e, exit::FAILURE),
             };
+            if models {
+                return match bench::bench_models(&exe, people, &work.join("models")).await {
+                    Ok(r) => {
+                        print!("{}", bench::format_models_result(&r));
+                        exit::SUCCESS
+                    }
+                    Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
+                };
+            }
             let result = tokio::task::spawn_blocking(move || {
                 bench::bench(&exe, &connector, &records, &work)
             })
@@ -773,6 +793,19 @@ async fn dispatch(cli: Cli) -> i32 {
                 }
                 Ok(Err(e)) => fail(&format!("{e:#}"), exit::FAILURE),
                 Err(e) => fail(&e, exit::FAILURE),
+            }
+        }
+        Command::BenchModelsOne => {
+            let config = match load_config(&cli.config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match bench::bench_models_one(&config).await {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string(&r).expect("serializes"));
+                    exit::SUCCESS
+                }
+                Err(e) => fail(&format!("{e:#}"), exit::FAILURE),
             }
         }
         Command::BenchOne {
