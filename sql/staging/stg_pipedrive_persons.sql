@@ -1,20 +1,29 @@
 -- Staging: Pipedrive persons (people). Pipedrive has no lifecycle stage: a person is customer
 -- when a deal of theirs (or of their organization) is won, opportunity when one is open, else lead.
 -- Channel: Pipedrive keeps no first-touch source on persons, so it is null (direct downstream).
+-- (Flags are joined per person and per organization with two equi-joins; a single join on
+-- `person OR organization` would compare every person with every deal.)
 WITH deal_flags AS (
     SELECT _source, person_id, org_id,
            status = 'won' AS won, status = 'open' AS open
     FROM pipedrive.deals
     WHERE NOT COALESCE(_deleted, false)
 ),
+person_flags AS (
+    SELECT _source, person_id, bool_or(won) AS any_won, bool_or(open) AS any_open
+    FROM deal_flags WHERE person_id IS NOT NULL GROUP BY 1, 2
+),
+org_flags AS (
+    SELECT _source, org_id, bool_or(won) AS any_won, bool_or(open) AS any_open
+    FROM deal_flags WHERE org_id IS NOT NULL GROUP BY 1, 2
+),
 by_person AS (
     SELECT p._source, p.id,
-           bool_or(COALESCE(d.won, false)) AS any_won,
-           bool_or(COALESCE(d.open, false)) AS any_open
+           COALESCE(pf.any_won, false) OR COALESCE(o.any_won, false) AS any_won,
+           COALESCE(pf.any_open, false) OR COALESCE(o.any_open, false) AS any_open
     FROM pipedrive.persons p
-    LEFT JOIN deal_flags d
-        ON d._source = p._source AND (d.person_id = p.id OR (p.org_id IS NOT NULL AND d.org_id = p.org_id))
-    GROUP BY 1, 2
+    LEFT JOIN person_flags pf ON pf._source = p._source AND pf.person_id = p.id
+    LEFT JOIN org_flags o ON o._source = p._source AND o.org_id = p.org_id
 )
 SELECT
     'pipedrive' AS source_system,
