@@ -279,18 +279,18 @@ pub struct ModelsBenchResult {
     pub run: ModelsRun,
 }
 
-/// The world of the models benchmark: `people` people (HubSpot contacts, Salesforce leads and
-/// contacts dominate), one company per 100 people, one deal per 10 (billing follows the won
-/// deals) and one GA4 landing page per 400 people (`landing_pages_daily` has a row per page and
-/// day over the world's 501 days). About 5 raw rows per person: 2,000,000 people give about
-/// 10 million raw rows.
+/// The world of the models benchmark: `people` people, one company per 100 people, one deal
+/// per 10 (billing follows the won deals) and one GA4 landing page per 40 people
+/// (`landing_pages_daily` has a row per page and day over the world's 501 days, so web
+/// sessions are the largest raw table, as in a real company). About 17 raw rows per person
+/// (12.5 of them sessions): 600,000 people give about 10.4 million raw rows.
 pub fn models_bench_world(people: u64) -> revline_sandbox::WorldConfig {
     revline_sandbox::WorldConfig {
         people: people as usize,
         companies: (people / 100).max(40) as usize,
         deals: (people / 10).max(120) as usize,
         marketing: revline_sandbox::world::marketing::MarketingConfig {
-            landing_pages: (people / 400).max(6) as u32,
+            landing_pages: (people / 40).max(6) as u32,
             ..Default::default()
         },
         ..Default::default()

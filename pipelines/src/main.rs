@@ -167,8 +167,8 @@ enum Command {
         /// the whole model DAG and report wall time, peak RSS and each model's time.
         #[arg(long)]
         models: bool,
-        /// People in the models benchmark's world (about 5 raw rows each).
-        #[arg(long, default_value = "2000000")]
+        /// People in the models benchmark's world (about 17 raw rows each).
+        #[arg(long, default_value = "600000")]
         people: u64,
     },
     /// Serve the sandbox's emulated APIs until stdin closes (for development and benchmarks).
