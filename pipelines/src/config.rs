@@ -184,6 +184,53 @@ impl Default for ModelsConfig {
     }
 }
 
+/// Which SQL engine runs the models (and `revline query`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// DataFusion in this process (the default).
+    DataFusion,
+    /// Apache Ballista: a cluster at `url`, or an in-process scheduler and executor without
+    /// one. Needs revline built with `--features ballista`.
+    Ballista,
+}
+
+/// `[engine]`: where the SQL runs.
+///
+/// ```toml
+/// [engine]
+/// kind = "ballista"              # default "datafusion"
+/// url = "df://scheduler:50050"   # omit (or "standalone") for an in-process cluster
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `datafusion` (in this process, default) or `ballista`.
+    pub kind: EngineKind,
+    /// Ballista scheduler, `df://host:port` (port defaults to 50050); none or `standalone`
+    /// runs a scheduler and an executor inside this process.
+    pub url: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kind: EngineKind::DataFusion,
+            url: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The scheduler to connect to, or `None` for the in-process (standalone) cluster.
+    pub fn remote_url(&self) -> Option<&str> {
+        self.url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && *u != "standalone")
+    }
+}
+
 /// Parses a cron expression (5 or 6 fields).
 pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
     croner::parser::CronParser::builder()
@@ -258,6 +305,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// SQL models.
     pub models: ModelsConfig,
+    /// The SQL engine.
+    pub engine: EngineConfig,
     /// Sources by name.
     pub sources: BTreeMap<String, SourceConfig>,
 }
@@ -432,10 +481,10 @@ impl Config {
             }
         })?;
         for key in root.keys() {
-            if !["lake", "run", "pipeline", "models", "sources"].contains(&key.as_str()) {
+            if !["lake", "run", "pipeline", "models", "engine", "sources"].contains(&key.as_str()) {
                 return Err(doc.err(
                     Some(key),
-                    "unknown section (expected `lake`, `run`, `pipeline`, `models` or `sources`)",
+                    "unknown section (expected `lake`, `run`, `pipeline`, `models`, `engine` or `sources`)",
                 ));
             }
         }
@@ -504,6 +553,31 @@ impl Config {
         for p in models.paths.iter_mut() {
             if Path::new(p.as_str()).is_relative() {
                 *p = base_dir.join(p.as_str()).to_string_lossy().to_string();
+            }
+        }
+
+        let engine: EngineConfig = match root.remove("engine") {
+            Some(v) => section(&doc, "engine", v)?,
+            None => EngineConfig::default(),
+        };
+        if engine.kind == EngineKind::DataFusion && engine.url.is_some() {
+            return Err(doc.err(
+                Some("engine.url"),
+                "only a `kind = \"ballista\"` engine has a scheduler url",
+            ));
+        }
+        if let Some(url) = engine.remote_url() {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                doc.err(
+                    Some("engine.url"),
+                    format!("`{url}` is not a scheduler URL like `df://host:50050`: {e}"),
+                )
+            })?;
+            if parsed.scheme() != "df" || parsed.host_str().is_none() {
+                return Err(doc.err(
+                    Some("engine.url"),
+                    format!("`{url}` is not a scheduler URL like `df://host:50050`"),
+                ));
             }
         }
 
@@ -631,6 +705,7 @@ impl Config {
             run,
             pipeline,
             models,
+            engine,
             sources,
         })
     }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod engine;
 pub mod export;
 pub mod history;
 pub mod metrics;

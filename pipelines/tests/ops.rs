@@ -525,3 +525,193 @@ fn json_log_lines_of_a_run_carry_run_id_source_and_stream() {
         "expected per-stream log lines, got {stream_lines}:\n{stderr}"
     );
 }
+
+/// One pipeline sharded in two: shard A and shard B are two configs with different sources,
+/// run at the same time as two `revline run`s writing to ONE lake. Each takes only its own
+/// sources' locks, so the slow shard B (HubSpot contacts answer slowly) never blocks shard A;
+/// every table and both runs' history land complete (the same rows as one unsharded load into
+/// another lake); and the models are built once, by a separate `revline models` job over the
+/// whole pipeline, not by each shard.
+#[test]
+fn two_shards_load_one_lake_at_once_and_the_models_build_once() {
+    let sb = Sandbox::start(SandboxConfig {
+        faults: FaultPlan::single(FaultRule::new(
+            Fault::Latency { ms: 2_500 },
+            Some("/crm/v3/objects/contacts"),
+            Schedule::Always,
+        )),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sources = revline_sandbox::demo::vendor_sources(&sb, dir.path()).unwrap();
+    let pick = |names: &[&str]| -> Vec<_> {
+        sources
+            .iter()
+            .filter(|s| names.contains(&s.connector))
+            .cloned()
+            .collect()
+    };
+    let shard_a = pick(&["salesforce", "stripe", "google_ads", "meta_ads", "ga4"]);
+    let shard_b = pick(&["hubspot", "zendesk"]);
+    let all = pick(&[
+        "salesforce",
+        "stripe",
+        "google_ads",
+        "meta_ads",
+        "ga4",
+        "hubspot",
+        "zendesk",
+    ]);
+    assert_eq!((shard_a.len(), shard_b.len(), all.len()), (5, 2, 7));
+    let write = |file: &str, lake: &str, srcs: &[revline_sandbox::demo::DemoSource]| {
+        let p = dir.path().join(file);
+        std::fs::write(
+            &p,
+            format!(
+                "[lake]\npath = \"{lake}\"\n\n[pipeline]\nname = \"{}\"\n\n[models]\nrun_after_load = false\n\n{}",
+                file.trim_end_matches(".toml"),
+                revline_sandbox::demo::sources_toml(srcs)
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let a_cfg = write("shard-a.toml", "lake", &shard_a);
+    let b_cfg = write("shard-b.toml", "lake", &shard_b);
+    let all_cfg = write("all.toml", "lake", &all);
+    let reference_cfg = write("reference.toml", "reference-lake", &all);
+    let lake = dir.path().join("lake");
+    let run = |cfg: &Path| {
+        revline()
+            .arg("--config")
+            .arg(cfg)
+            .arg("run")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // Shard B starts (and an unsharded reference load into another lake, at the same time).
+    let started = Instant::now();
+    let mut b = run(&b_cfg);
+    let reference = run(&reference_cfg);
+    wait_for("shard B's lock", 30, || lock_files(&lake, "hubspot") >= 1);
+    // Shard A runs start to finish while shard B holds its locks.
+    let a = run(&a_cfg).wait_with_output().unwrap();
+    let a_secs = started.elapsed().as_secs_f64();
+    assert!(a.status.success(), "shard A: {}", text(&a));
+    assert!(
+        b.try_wait().unwrap().is_none(),
+        "shard B is still loading when shard A is done: B's locks did not block A"
+    );
+    assert!(lock_files(&lake, "hubspot") >= 1, "B still holds its lock");
+    for s in &shard_a {
+        assert_eq!(lock_files(&lake, s.name), 0, "A released `{}`", s.name);
+    }
+    let b = b.wait_with_output().unwrap();
+    let b_secs = started.elapsed().as_secs_f64();
+    let reference = reference.wait_with_output().unwrap();
+    assert!(b.status.success(), "shard B: {}", text(&b));
+    assert!(
+        reference.status.success(),
+        "reference: {}",
+        text(&reference)
+    );
+    eprintln!("shard A done after {a_secs:.1}s, shard B after {b_secs:.1}s");
+
+    // Every table of both shards, with exactly the rows of the unsharded load.
+    let counts = |cfg: &Path| -> Vec<String> {
+        let tables = query_csv(
+            cfg,
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE table_catalog = 'datafusion' ORDER BY 1, 2",
+        );
+        let mut out = Vec::new();
+        for line in tables.lines().skip(1) {
+            let (schema, table) = line.split_once(',').unwrap();
+            if !all.iter().any(|s| s.name == schema) {
+                continue; // connector unions, run history, information_schema
+            }
+            let n = query_csv(cfg, &format!("SELECT COUNT(*) AS n FROM {schema}.{table}"));
+            out.push(format!("{schema}.{table}={}", n.lines().nth(1).unwrap()));
+        }
+        out
+    };
+    let sharded = counts(&all_cfg);
+    let unsharded = counts(&reference_cfg);
+    assert!(sharded.len() >= 20, "{sharded:?}");
+    assert_eq!(
+        sharded, unsharded,
+        "the sharded lake holds every table in full"
+    );
+    for s in &all {
+        assert!(
+            sharded
+                .iter()
+                .any(|t| t.starts_with(&format!("{}.", s.name))),
+            "tables of `{}`",
+            s.name
+        );
+    }
+
+    // Both shards' run history: one run per shard, every stream succeeded, each source in
+    // exactly one shard's run.
+    let history = query_csv(
+        &all_cfg,
+        "SELECT pipeline, source, COUNT(*) AS streams, COUNT(DISTINCT run_id) AS runs, \
+         SUM(CASE WHEN status = 'succeeded' THEN 0 ELSE 1 END) AS not_ok \
+         FROM _revline.runs GROUP BY 1, 2 ORDER BY 2",
+    );
+    let reference_history = query_csv(
+        &reference_cfg,
+        "SELECT source, COUNT(*) AS streams FROM _revline.runs GROUP BY 1 ORDER BY 1",
+    );
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), 7, "{history}");
+    for (row, want) in rows.iter().zip(reference_history.lines().skip(1)) {
+        let f: Vec<&str> = row.split(',').collect();
+        let (source, streams) = want.split_once(',').unwrap();
+        assert_eq!(f[1], source);
+        let shard = if shard_a.iter().any(|s| s.name == source) {
+            "shard-a"
+        } else {
+            "shard-b"
+        };
+        assert_eq!(f[0], shard, "{row}");
+        assert_eq!(
+            f[2], streams,
+            "every stream of `{source}` has its history row"
+        );
+        assert_eq!((f[3], f[4]), ("1", "0"), "{row}");
+    }
+    let run_ids = query_csv(
+        &all_cfg,
+        "SELECT COUNT(DISTINCT run_id) AS n FROM _revline.runs",
+    );
+    assert_eq!(run_ids, "n\n2\n");
+
+    // No shard built the models; the models job builds them once over both shards' tables.
+    assert!(
+        !lake.join("models").exists(),
+        "shards leave the models alone"
+    );
+    let out = revline()
+        .arg("--config")
+        .arg(&all_cfg)
+        .arg("models")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        query_csv(&all_cfg, "SELECT COUNT(*) AS n FROM stg_hubspot_contacts"),
+        query_csv(&all_cfg, "SELECT COUNT(*) AS n FROM hubspot.contacts"),
+    );
+    assert_eq!(
+        query_csv(&all_cfg, "SELECT COUNT(*) AS n FROM stg_stripe_customers"),
+        query_csv(&all_cfg, "SELECT COUNT(*) AS n FROM stripe.customers"),
+    );
+    let models = std::fs::read_dir(lake.join("models")).unwrap().count();
+    assert!(models >= 30, "{models} models built");
+}

@@ -15,7 +15,7 @@ use datafusion::common::TableReference;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, cast, lit};
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use revline_core::lake::Lake;
 use revline_core::schema::with_system_columns;
@@ -52,18 +52,12 @@ pub fn known_tables(config: &Config) -> KnownTables {
 /// Registers the SQL functions models may use beyond DataFusion's own: the JSON functions
 /// (`json_get_str`, `json_get_int`, `json_get_array`, ...) for raw JSON columns.
 pub fn register_functions(ctx: &mut SessionContext) -> Result<()> {
-    datafusion_functions_json::register_all(ctx)
-        .map_err(|e| Error::internal(format!("cannot register the JSON functions: {e}")))
+    crate::engine::register_functions(ctx)
 }
 
-/// A session context with the catalog above registered.
+/// A session context on the configured engine (`[engine]`) with the catalog above registered.
 pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
-    let mut ctx = SessionContext::new_with_config(
-        SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("datafusion", "public"),
-    );
-    register_functions(&mut ctx)?;
+    let ctx = crate::engine::context(config, lake).await?;
     let mut loaded: BTreeMap<(String, String), Arc<dyn TableProvider>> = BTreeMap::new();
     for (source, stream) in lake.list_tables().await? {
         if let Some(table) = lake.load(&format!("{source}/{stream}")).await? {
@@ -112,6 +106,9 @@ pub async fn session(config: &Config, lake: &Lake) -> Result<SessionContext> {
 }
 
 async fn provider(ctx: &SessionContext, table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
+    if crate::engine::is_distributed(ctx) {
+        return snapshot_files(table);
+    }
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| Error::lake("cannot prepare a table for queries").with_source(e))?;
@@ -119,6 +116,51 @@ async fn provider(ctx: &SessionContext, table: &DeltaTable) -> Result<Arc<dyn Ta
         .table_provider()
         .await
         .map_err(|e| Error::lake("cannot read a table").with_source(e))
+}
+
+/// The current snapshot of `table` as a Parquet listing table over exactly its active files:
+/// a plan Ballista can serialise and every executor can read (Delta's own provider cannot be
+/// shipped). Revline's tables use no partition columns, deletion vectors or column mapping,
+/// so the active files are the table; a table using them is refused rather than misread.
+fn snapshot_files(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::datasource::empty::EmptyTable;
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    let schema = revline_core::lake::arrow_schema_of(table)?;
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| Error::lake("cannot read the table snapshot").with_source(e))?;
+    let uri = table.table_url().to_string();
+    if !snapshot.metadata().partition_columns().is_empty() {
+        return Err(Error::lake(format!(
+            "{uri} is partitioned; the Ballista engine reads unpartitioned tables only"
+        )));
+    }
+    let protocol = snapshot.protocol();
+    if protocol.reader_features().is_some_and(|f| !f.is_empty()) {
+        return Err(Error::lake(format!(
+            "{uri} uses Delta reader features the Ballista engine does not read"
+        )));
+    }
+    let files: Vec<ListingTableUrl> = table
+        .get_file_uris()
+        .map_err(|e| Error::lake("cannot list the table's files").with_source(e))?
+        .map(|f| ListingTableUrl::parse(&f))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(df_err("cannot address a table file"))?;
+    if files.is_empty() {
+        return Ok(Arc::new(EmptyTable::new(schema)));
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(files)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(
+        ListingTable::try_new(config).map_err(df_err("cannot read a table's files"))?,
+    ))
 }
 
 fn ensure_schema(ctx: &SessionContext, schema: &str) -> Result<()> {
@@ -185,9 +227,9 @@ pub fn union_of(
     }
     let schema = Arc::new(Schema::new(fields.clone()));
     if parts.is_empty() {
-        let empty = MemTable::try_new(schema, vec![vec![]])
-            .map_err(df_err("cannot build an empty table"))?;
-        return Ok(Arc::new(empty));
+        return Ok(Arc::new(datafusion::datasource::empty::EmptyTable::new(
+            schema,
+        )));
     }
     let mut union: Option<DataFrame> = None;
     for (_, p) in parts {
@@ -218,6 +260,13 @@ pub fn union_of(
 
 /// Parses a seed's CSV into a table (header `name:type`).
 pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
+    let batch = seed_batch(seed)?;
+    MemTable::try_new(batch.schema(), vec![vec![batch]])
+        .map_err(|e| Error::config(format!("{}: {e}", seed.file)))
+}
+
+/// Parses a seed's CSV into one batch (header `name:type`).
+fn seed_batch(seed: &super::Seed) -> Result<arrow::record_batch::RecordBatch> {
     use arrow::array::{
         ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
     };
@@ -338,15 +387,59 @@ pub fn seed_table(seed: &super::Seed) -> Result<MemTable> {
             .map(|(n, t)| Field::new(n, t.clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| bad(1, e.to_string()))?;
-    MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| bad(1, e.to_string()))
+    arrow::record_batch::RecordBatch::try_new(schema, arrays).map_err(|e| bad(1, e.to_string()))
 }
 
-/// Registers every seed under its bare name.
+/// Registers every seed under its bare name (on Ballista as a `VALUES` view, which travels
+/// inside the plan).
 pub fn register_seeds(ctx: &SessionContext, set: &super::ModelSet) -> Result<()> {
     for seed in set.seeds.values() {
-        register_bare(ctx, &seed.name, Arc::new(seed_table(seed)?))?;
+        let p: Arc<dyn TableProvider> = if crate::engine::is_distributed(ctx) {
+            values_view(&seed_batch(seed)?)?
+        } else {
+            Arc::new(seed_table(seed)?)
+        };
+        register_bare(ctx, &seed.name, p)?;
     }
     Ok(())
+}
+
+/// The rows of a (small) in-memory table as a view over a `VALUES` plan.
+fn values_view(batch: &arrow::record_batch::RecordBatch) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::catalog::view::ViewTable;
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    let schema = batch.schema();
+    let rows: Vec<Vec<Expr>> = (0..batch.num_rows())
+        .map(|row| {
+            batch
+                .columns()
+                .iter()
+                .map(|c| ScalarValue::try_from_array(c, row).map(lit))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(df_err("cannot read a seed value"))?;
+    if rows.is_empty() {
+        return Ok(Arc::new(datafusion::datasource::empty::EmptyTable::new(
+            schema,
+        )));
+    }
+    // `VALUES` names its columns column1, column2, …: cast and rename them to the seed's.
+    let columns: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            cast(
+                Expr::Column(Column::from_name(format!("column{}", i + 1))),
+                f.data_type().clone(),
+            )
+            .alias(f.name())
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::values(rows)
+        .and_then(|b| b.project(columns))
+        .and_then(|b| b.build())
+        .map_err(df_err("cannot build a seed's rows"))?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
