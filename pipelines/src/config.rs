@@ -959,4 +959,36 @@ per_seconds = 10
                 .contains("not a valid")
         );
     }
+
+    #[test]
+    fn engine_section_defaults_to_datafusion_and_checks_the_scheduler_url() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.engine.kind, EngineKind::DataFusion);
+        let with = |engine: &str| parse(&format!("{GOOD}\n[engine]\n{engine}\n"));
+        let c = with("kind = \"ballista\"").unwrap();
+        assert_eq!(
+            (c.engine.kind, c.engine.remote_url()),
+            (EngineKind::Ballista, None)
+        );
+        let c = with("kind = \"ballista\"\nurl = \"standalone\"").unwrap();
+        assert_eq!(c.engine.remote_url(), None);
+        let c = with("kind = \"ballista\"\nurl = \"df://scheduler:50050\"").unwrap();
+        assert_eq!(c.engine.remote_url(), Some("df://scheduler:50050"));
+
+        let e = with("kind = \"ballista\"\nurl = \"http://scheduler:50050\"").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("`engine.url`"), "{text}");
+        assert!(
+            text.contains("not a scheduler URL like `df://host:50050`"),
+            "{text}"
+        );
+        let e = with("url = \"df://scheduler:50050\"").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("only a `kind = \"ballista\"` engine has a scheduler url"),
+            "{e}"
+        );
+        let e = with("kind = \"spark\"").unwrap_err();
+        assert!(e.to_string().contains("engine"), "{e}");
+    }
 }

@@ -235,3 +235,30 @@ pub mod ballista {
             .map_err(ballista_err("the executor stopped"))
     }
 }
+
+#[cfg(all(test, not(feature = "ballista")))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_build_without_ballista_refuses_the_ballista_engine_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("revline.toml");
+        let config = Config::parse(
+            &file,
+            "[lake]\npath = \"lake\"\n\n[engine]\nkind = \"ballista\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        let lake = config.lake.open().unwrap();
+        let Err(err) = context(&config, &lake).await else {
+            panic!("the default build must refuse the Ballista engine");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains("needs a revline built with Ballista")
+                && err.contains("--features ballista"),
+            "{err}"
+        );
+    }
+}

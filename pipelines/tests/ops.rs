@@ -63,6 +63,21 @@ fn lock_files(lake: &Path, source: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Whether the newest lock file of `source` is held (not marked released).
+fn lock_held(lake: &Path, source: &str) -> bool {
+    let Ok(dir) = std::fs::read_dir(lake.join("_revline/locks").join(source)) else {
+        return false;
+    };
+    let newest = dir.flatten().map(|e| e.path()).max();
+    newest.is_some_and(|p| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap_or_default();
+        !v.get("released")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    })
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -536,7 +551,7 @@ fn json_log_lines_of_a_run_carry_run_id_source_and_stream() {
 fn two_shards_load_one_lake_at_once_and_the_models_build_once() {
     let sb = Sandbox::start(SandboxConfig {
         faults: FaultPlan::single(FaultRule::new(
-            Fault::Latency { ms: 2_500 },
+            Fault::Latency { ms: 4_000 },
             Some("/crm/v3/objects/contacts"),
             Schedule::Always,
         )),
@@ -552,18 +567,19 @@ fn two_shards_load_one_lake_at_once_and_the_models_build_once() {
             .cloned()
             .collect()
     };
-    let shard_a = pick(&["salesforce", "stripe", "google_ads", "meta_ads", "ga4"]);
+    // (Meta is left out: its async report jobs poll for seconds, which would make shard A
+    // the slow one.)
+    let shard_a = pick(&["salesforce", "stripe", "google_ads", "ga4"]);
     let shard_b = pick(&["hubspot", "zendesk"]);
     let all = pick(&[
         "salesforce",
         "stripe",
         "google_ads",
-        "meta_ads",
         "ga4",
         "hubspot",
         "zendesk",
     ]);
-    assert_eq!((shard_a.len(), shard_b.len(), all.len()), (5, 2, 7));
+    assert_eq!((shard_a.len(), shard_b.len(), all.len()), (4, 2, 6));
     let write = |file: &str, lake: &str, srcs: &[revline_sandbox::demo::DemoSource]| {
         let p = dir.path().join(file);
         std::fs::write(
@@ -606,9 +622,9 @@ fn two_shards_load_one_lake_at_once_and_the_models_build_once() {
         b.try_wait().unwrap().is_none(),
         "shard B is still loading when shard A is done: B's locks did not block A"
     );
-    assert!(lock_files(&lake, "hubspot") >= 1, "B still holds its lock");
+    assert!(lock_held(&lake, "hubspot"), "B still holds its lock");
     for s in &shard_a {
-        assert_eq!(lock_files(&lake, s.name), 0, "A released `{}`", s.name);
+        assert!(!lock_held(&lake, s.name), "A released `{}`", s.name);
     }
     let b = b.wait_with_output().unwrap();
     let b_secs = started.elapsed().as_secs_f64();
@@ -669,7 +685,7 @@ fn two_shards_load_one_lake_at_once_and_the_models_build_once() {
         "SELECT source, COUNT(*) AS streams FROM _revline.runs GROUP BY 1 ORDER BY 1",
     );
     let rows: Vec<&str> = history.lines().skip(1).collect();
-    assert_eq!(rows.len(), 7, "{history}");
+    assert_eq!(rows.len(), 6, "{history}");
     for (row, want) in rows.iter().zip(reference_history.lines().skip(1)) {
         let f: Vec<&str> = row.split(',').collect();
         let (source, streams) = want.split_once(',').unwrap();
