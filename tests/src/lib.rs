@@ -62,6 +62,11 @@ pub trait ConnectorCase: Send + Sync + 'static {
     fn paged_stream(&self) -> PagedStream;
     /// Records the emulator served for the paged stream (from its stats).
     fn served_records(&self, stats: &StatsSnapshot) -> u64;
+    /// The request to the paged stream's route from which the interrupted-sync case fails
+    /// every request: late enough that a page with records is served and committed before.
+    fn interrupt_from_request(&self) -> u64 {
+        3
+    }
     /// Changes some records of the paged stream; returns their ids.
     fn mutate(&self, world: &mut World) -> Vec<String>;
     /// How many records an incremental run must fetch, given the committed `cursor`.

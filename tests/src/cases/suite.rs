@@ -356,13 +356,13 @@ pub async fn empty_source_loads_empty_tables(case: &dyn ConnectorCase) {
 /// A load that dies after committing some pages resumes from its checkpoint: the rerun
 /// fetches only the rest, and the table ends complete with no duplicates.
 pub async fn interrupted_sync_resumes_without_loss_or_duplicates(case: &dyn ConnectorCase) {
-    // From its third request on, the paged stream gets 401s (a refreshed OAuth2 token does
+    // From its third request on (or the case's own number), the paged stream gets 401s (a refreshed OAuth2 token does
     // not help either), so it fails for good; every page commits.
     let faults = FaultPlan {
         rules: vec![FaultRule::new(
             Fault::Unauthorized,
             Some(case.paged_stream().route),
-            Schedule::From(3),
+            Schedule::From(case.interrupt_from_request()),
         )],
     };
     let h =
