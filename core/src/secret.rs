@@ -33,6 +33,25 @@ impl Secret {
         Ok(Secret(trimmed.to_string()))
     }
 
+    /// The secret of a config key that may be given inline (`name`) or as a file
+    /// (`name_file`): `None` when neither is set; an error naming the key when both are, when
+    /// the inline value is empty, or when the file cannot be read.
+    pub fn from_value_or_file(
+        value: &Option<Secret>,
+        file: &Option<std::path::PathBuf>,
+        name: &str,
+    ) -> Result<Option<Secret>> {
+        match (value, file) {
+            (Some(_), Some(_)) => Err(Error::config(format!(
+                "set `{name}` or `{name}_file`, not both"
+            ))),
+            (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
+            (Some(s), None) => Ok(Some(s.clone())),
+            (None, Some(p)) => Secret::from_file(p).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The plain text, for building an `Authorization` header. Never log the result.
     pub fn expose(&self) -> &str {
         &self.0
@@ -97,5 +116,31 @@ mod tests {
         std::fs::write(&p, "\n").unwrap();
         let err = Secret::from_file(&p).unwrap_err();
         assert!(err.to_string().contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn value_or_file_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        std::fs::write(&p, "from-file\n").unwrap();
+        let inline = Some(Secret::new("inline"));
+        let file = Some(p.clone());
+        let read = |v: &Option<Secret>, f: &Option<std::path::PathBuf>| {
+            Secret::from_value_or_file(v, f, "api_key").map(|s| s.map(|s| s.expose().to_string()))
+        };
+        assert_eq!(read(&inline, &None).unwrap().as_deref(), Some("inline"));
+        assert_eq!(read(&None, &file).unwrap().as_deref(), Some("from-file"));
+        assert_eq!(read(&None, &None).unwrap(), None);
+        assert_eq!(
+            read(&inline, &file).unwrap_err().message(),
+            "set `api_key` or `api_key_file`, not both"
+        );
+        assert_eq!(
+            read(&Some(Secret::new("")), &None).unwrap_err().message(),
+            "`api_key` is empty"
+        );
+        let missing = Some(dir.path().join("absent"));
+        let err = read(&None, &missing).unwrap_err();
+        assert!(err.to_string().contains("cannot read secret file"), "{err}");
     }
 }

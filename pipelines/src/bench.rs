@@ -78,9 +78,6 @@ pub async fn bench_one(
     }
     let sandbox_cfg = work.join("sandbox.toml");
     let world = (p.world)(records);
-    // Daily reports (entities × days) cannot hit every count: their profile says what to expect.
-    let expected =
-        revline_sandbox::demo::bench_expected_records(connector, &world).unwrap_or(records);
     std::fs::write(
         &sandbox_cfg,
         toml::to_string(&revline_sandbox::SandboxConfig {
@@ -94,6 +91,8 @@ pub async fn bench_one(
         .arg(&sandbox_cfg)
         .arg("--write-sources")
         .arg(work)
+        .arg("--expected-records-of")
+        .arg(connector)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -102,6 +101,13 @@ pub async fn bench_one(
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     anyhow::ensure!(!line.is_empty(), "the sandbox did not start");
+    // Daily reports (entities × days) cannot hit every count: the sandbox, which holds the
+    // world, says what to expect (empty means exactly the requested count).
+    let expected_text = std::fs::read_to_string(work.join("expected_records"))?;
+    let expected = match expected_text.trim() {
+        "" => records,
+        n => n.parse::<u64>()?,
+    };
 
     // Keep only the benchmarked source and stream, with the rate limit lifted.
     let sources: toml::Table = std::fs::read_to_string(work.join("sources.toml"))?.parse()?;

@@ -183,6 +183,11 @@ enum Command {
         /// into this folder once the emulators listen.
         #[arg(long)]
         write_sources: Option<PathBuf>,
+        /// With `--write-sources`: also write `expected_records`, the record count this
+        /// connector's benchmarked stream has in the world (computed here, so that the
+        /// benchmarked process never holds the world).
+        #[arg(long, hide = true, requires = "write_sources")]
+        expected_records_of: Option<String>,
     },
     #[command(hide = true)]
     BenchModelsOne,
@@ -227,7 +232,21 @@ fn progress_for(format: LogFormat) -> Arc<dyn Progress> {
     }
 }
 
+/// Fixes glibc's mmap threshold at 1 MiB. By default glibc raises it (up to 32 MiB) each time a
+/// large block is freed, after which Arrow and Parquet buffers come from the heap and stay
+/// resident once freed: a 3M-record Stripe load with compaction had 163 MB of live heap and
+/// 479 MB resident; with the threshold fixed, 297 MB resident (1M records: 196 → 130 MB).
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called once, before any thread
+    // is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     let bars = matches!(cli.log_format, LogFormat::Human) && std::io::stderr().is_terminal();
     let quiet = bars && matches!(cli.command, Command::Run { .. } | Command::Demo { .. });
@@ -829,6 +848,7 @@ async fn dispatch(cli: Cli) -> i32 {
             people,
             sandbox_config,
             write_sources,
+            expected_records_of,
         } => {
             let mut config: revline_sandbox::SandboxConfig = match &sandbox_config {
                 Some(path) => {
@@ -859,6 +879,18 @@ async fn dispatch(cli: Cli) -> i32 {
                             dir.join("sources.toml"),
                             revline_sandbox::demo::sources_toml(&s),
                         )
+                    })
+                    .and_then(|()| match &expected_records_of {
+                        Some(connector) => {
+                            let world = sandbox.world();
+                            let expected = revline_sandbox::demo::bench_expected_records(
+                                connector,
+                                &world.read(),
+                            );
+                            let text = expected.map(|n| n.to_string()).unwrap_or_default();
+                            std::fs::write(dir.join("expected_records"), text)
+                        }
+                        None => Ok(()),
                     });
                 if let Err(e) = written {
                     return fail(

@@ -40,15 +40,11 @@ pub struct FreshdeskOptions {
 impl FreshdeskOptions {
     /// The configured API key.
     pub fn api_key(&self) -> Result<Secret> {
-        match (&self.api_key, &self.api_key_file) {
-            (Some(_), Some(_)) => Err(Error::config("set `api_key` or `api_key_file`, not both")),
-            (Some(s), None) if s.is_empty() => Err(Error::config("`api_key` is empty")),
-            (Some(s), None) => Ok(s.clone()),
-            (None, Some(p)) => Secret::from_file(p),
-            (None, None) => Err(Error::config(
+        Secret::from_value_or_file(&self.api_key, &self.api_key_file, "api_key")?.ok_or_else(|| {
+            Error::config(
                 "missing credentials: set `api_key = \"${FRESHDESK_API_KEY}\"` (or `api_key_file`)",
-            )),
-        }
+            )
+        })
     }
 
     /// The `include=` list of the ticket listing.

@@ -91,18 +91,6 @@ pub struct GoogleOAuthOptions {
     pub token_url: Option<String>,
 }
 
-fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Option<Secret>> {
-    match (v, f) {
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "set `{name}` or `{name}_file`, not both"
-        ))),
-        (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
-        (Some(s), None) => Ok(Some(s.clone())),
-        (None, Some(p)) => Secret::from_file(p).map(Some),
-        (None, None) => Ok(None),
-    }
-}
-
 impl Ga4Options {
     /// The property id, digits only.
     pub fn property(&self) -> Result<String> {
@@ -137,7 +125,7 @@ impl Ga4Options {
                  `oauth = {{ client_id, client_secret, refresh_token }}`"
             ))),
             (Some(o), None) => {
-                let secret = secret_or_file(
+                let secret = Secret::from_value_or_file(
                     &o.client_secret,
                     &o.client_secret_file,
                     "oauth.client_secret",
@@ -145,7 +133,7 @@ impl Ga4Options {
                 .ok_or_else(|| {
                     Error::config("oauth: `client_secret` (or `client_secret_file`) is required")
                 })?;
-                let refresh = secret_or_file(
+                let refresh = Secret::from_value_or_file(
                     &o.refresh_token,
                     &o.refresh_token_file,
                     "oauth.refresh_token",

@@ -82,18 +82,6 @@ pub struct GoogleOAuthOptions {
     pub token_url: Option<String>,
 }
 
-fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Option<Secret>> {
-    match (v, f) {
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "set `{name}` or `{name}_file`, not both"
-        ))),
-        (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
-        (Some(s), None) => Ok(Some(s.clone())),
-        (None, Some(p)) => Secret::from_file(p).map(Some),
-        (None, None) => Ok(None),
-    }
-}
-
 /// Digits only (`111-222-3334` → `1112223334`); anything else is an error.
 pub fn customer_id(raw: &str, what: &str) -> Result<String> {
     let digits: String = raw
@@ -111,7 +99,7 @@ pub fn customer_id(raw: &str, what: &str) -> Result<String> {
 impl GoogleAdsOptions {
     /// The developer token, if configured.
     pub fn developer_token(&self) -> Result<Option<Secret>> {
-        secret_or_file(
+        Secret::from_value_or_file(
             &self.developer_token,
             &self.developer_token_file,
             "developer_token",
@@ -139,7 +127,7 @@ impl GoogleAdsOptions {
                  or `service_account_key_file`"
             ))),
             (Some(o), None) => {
-                let secret = secret_or_file(
+                let secret = Secret::from_value_or_file(
                     &o.client_secret,
                     &o.client_secret_file,
                     "oauth.client_secret",
@@ -147,7 +135,7 @@ impl GoogleAdsOptions {
                 .ok_or_else(|| {
                     Error::config("oauth: `client_secret` (or `client_secret_file`) is required")
                 })?;
-                let refresh = secret_or_file(
+                let refresh = Secret::from_value_or_file(
                     &o.refresh_token,
                     &o.refresh_token_file,
                     "oauth.refresh_token",

@@ -43,13 +43,7 @@ pub struct HubspotOptions {
 impl HubspotOptions {
     /// The token from `token` or `token_file`.
     pub fn token(&self) -> Result<Option<Secret>> {
-        match (&self.token, &self.token_file) {
-            (Some(_), Some(_)) => Err(Error::config("set `token` or `token_file`, not both")),
-            (Some(t), None) if t.is_empty() => Err(Error::config("`token` is empty")),
-            (Some(t), None) => Ok(Some(t.clone())),
-            (None, Some(p)) => Secret::from_file(p).map(Some),
-            (None, None) => Ok(None),
-        }
+        Secret::from_value_or_file(&self.token, &self.token_file, "token")
     }
 }
 

@@ -57,17 +57,12 @@ pub struct IntercomOptions {
 
 impl IntercomOptions {
     fn token(&self) -> Result<Secret> {
-        match (&self.access_token, &self.access_token_file) {
-            (Some(_), Some(_)) => Err(Error::config(
-                "set `access_token` or `access_token_file`, not both",
-            )),
-            (Some(s), None) if s.is_empty() => Err(Error::config("`access_token` is empty")),
-            (Some(s), None) => Ok(s.clone()),
-            (None, Some(p)) => Secret::from_file(p),
-            (None, None) => Err(Error::config(
+        Secret::from_value_or_file(&self.access_token, &self.access_token_file, "access_token")?
+            .ok_or_else(|| {
+                Error::config(
                 "missing credentials: set `access_token = \"${INTERCOM_ACCESS_TOKEN}\"` (or `access_token_file`)",
-            )),
-        }
+            )
+            })
     }
 
     fn base_url(&self) -> Result<String> {

@@ -55,17 +55,12 @@ pub struct MetaOptions {
 impl MetaOptions {
     /// The access token.
     pub fn token(&self) -> Result<Secret> {
-        match (&self.access_token, &self.access_token_file) {
-            (Some(_), Some(_)) => Err(Error::config(
-                "set `access_token` or `access_token_file`, not both",
-            )),
-            (Some(t), None) if t.is_empty() => Err(Error::config("`access_token` is empty")),
-            (Some(t), None) => Ok(t.clone()),
-            (None, Some(p)) => Secret::from_file(p),
-            (None, None) => Err(Error::config(
+        Secret::from_value_or_file(&self.access_token, &self.access_token_file, "access_token")?
+            .ok_or_else(|| {
+                Error::config(
                 "missing credentials: set `access_token = \"${META_ACCESS_TOKEN}\"` or `access_token_file`",
-            )),
-        }
+            )
+            })
     }
 
     /// The ad account ids, digits only.

@@ -31,23 +31,15 @@ pub struct PipedriveOptions {
     pub page_size: Option<u32>,
 }
 
-fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Option<Secret>> {
-    match (v, f) {
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "set `{name}` or `{name}_file`, not both"
-        ))),
-        (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
-        (Some(s), None) => Ok(Some(s.clone())),
-        (None, Some(p)) => Secret::from_file(p).map(Some),
-        (None, None) => Ok(None),
-    }
-}
-
 impl PipedriveOptions {
     /// The credential: an API token in `x-api-token`, or an OAuth bearer token.
     pub fn auth(&self) -> Result<Auth> {
-        let token = secret_or_file(&self.api_token, &self.api_token_file, "api_token")?;
-        let oauth = secret_or_file(&self.access_token, &self.access_token_file, "access_token")?;
+        let token = Secret::from_value_or_file(&self.api_token, &self.api_token_file, "api_token")?;
+        let oauth = Secret::from_value_or_file(
+            &self.access_token,
+            &self.access_token_file,
+            "access_token",
+        )?;
         match (token, oauth) {
             (Some(_), Some(_)) => Err(Error::config(
                 "set `api_token` or `access_token` (OAuth), not both",

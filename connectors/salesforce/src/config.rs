@@ -45,22 +45,10 @@ pub struct SalesforceOptions {
     pub fields: BTreeMap<String, Vec<String>>,
 }
 
-fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Option<Secret>> {
-    match (v, f) {
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "set `{name}` or `{name}_file`, not both"
-        ))),
-        (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
-        (Some(s), None) => Ok(Some(s.clone())),
-        (None, Some(p)) => Secret::from_file(p).map(Some),
-        (None, None) => Ok(None),
-    }
-}
-
 impl SalesforceOptions {
     /// The consumer secret.
     pub fn client_secret(&self) -> Result<Secret> {
-        secret_or_file(
+        Secret::from_value_or_file(
             &self.client_secret,
             &self.client_secret_file,
             "client_secret",
@@ -70,7 +58,7 @@ impl SalesforceOptions {
 
     /// The refresh token, if the refresh-token flow is used.
     pub fn refresh_token(&self) -> Result<Option<Secret>> {
-        secret_or_file(
+        Secret::from_value_or_file(
             &self.refresh_token,
             &self.refresh_token_file,
             "refresh_token",

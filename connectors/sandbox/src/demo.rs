@@ -264,16 +264,11 @@ pub struct BenchProfile {
 /// For profiles whose world cannot hit a record count exactly (daily reports: entities × days),
 /// the number of records the benchmarked stream has in `world`; `None` means exactly the
 /// requested count.
-pub fn bench_expected_records(connector: &str, world: &WorldConfig) -> Option<u64> {
-    let w = crate::world::World::new(world.clone());
+pub fn bench_expected_records(connector: &str, w: &crate::world::World) -> Option<u64> {
     match connector {
         "google_ads" => Some(w.active_ad_group_days("google")),
         "meta_ads" => Some(w.active_ad_days("facebook")),
-        "linkedin_ads" => Some(crate::linkedin::analytics_rows(
-            &w,
-            w.first_day(),
-            w.today(),
-        )),
+        "linkedin_ads" => Some(crate::linkedin::analytics_rows(w, w.first_day(), w.today())),
         "ga4" => Some(
             ((w.today() - w.first_day()).num_days() as u64 + 1) * u64::from(w.landing_page_count()),
         ),

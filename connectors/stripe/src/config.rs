@@ -49,16 +49,11 @@ pub struct StripeOptions {
 impl StripeOptions {
     /// The key from `secret_key` or `secret_key_file`.
     pub fn key(&self) -> Result<Secret> {
-        match (&self.secret_key, &self.secret_key_file) {
-            (Some(_), Some(_)) => Err(Error::config(
-                "set `secret_key` or `secret_key_file`, not both",
-            )),
-            (Some(k), None) if k.is_empty() => Err(Error::config("`secret_key` is empty")),
-            (Some(k), None) => Ok(k.clone()),
-            (None, Some(p)) => Secret::from_file(p),
-            (None, None) => Err(Error::config(
+        Secret::from_value_or_file(&self.secret_key, &self.secret_key_file, "secret_key")?
+            .ok_or_else(|| {
+                Error::config(
                 "missing credentials: set `secret_key = \"${STRIPE_SECRET_KEY}\"` or `secret_key_file`",
-            )),
-        }
+            )
+            })
     }
 }

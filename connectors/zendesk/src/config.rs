@@ -59,23 +59,12 @@ pub enum Credential {
     OAuth(Secret),
 }
 
-fn secret(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Option<Secret>> {
-    match (v, f) {
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "set `{name}` or `{name}_file`, not both"
-        ))),
-        (Some(s), None) if s.is_empty() => Err(Error::config(format!("`{name}` is empty"))),
-        (Some(s), None) => Ok(Some(s.clone())),
-        (None, Some(p)) => Secret::from_file(p).map(Some),
-        (None, None) => Ok(None),
-    }
-}
-
 impl ZendeskOptions {
     /// The configured credential (exactly one kind).
     pub fn credential(&self) -> Result<Credential> {
-        let token = secret(&self.api_token, &self.api_token_file, "api_token")?;
-        let oauth = secret(&self.oauth_token, &self.oauth_token_file, "oauth_token")?;
+        let token = Secret::from_value_or_file(&self.api_token, &self.api_token_file, "api_token")?;
+        let oauth =
+            Secret::from_value_or_file(&self.oauth_token, &self.oauth_token_file, "oauth_token")?;
         match (token, oauth, &self.email) {
             (Some(token), None, Some(email)) if !email.trim().is_empty() => {
                 Ok(Credential::ApiToken {

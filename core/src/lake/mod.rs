@@ -648,6 +648,9 @@ impl TableWriter {
             )
             .with_writer_properties(writer_properties(&self.settings))
             .with_commit_properties(props)
+            // One output file at a time: each holds up to `target_file_size` of Parquet in
+            // memory while it is written, so concurrent bins would multiply the peak.
+            .with_max_concurrent_tasks(1)
             .await
             .map_err(|e| lake_error("cannot compact", &self.name, e))?;
         self.table = table;
