@@ -310,3 +310,52 @@ fn daily_quota_reserve_stops_gracefully_with_work_committed() {
         text(&out)
     );
 }
+
+#[test]
+fn bench_loads_each_profile_and_checks_the_world_count() {
+    use revline_sandbox::demo::{bench_expected_records, bench_profiles};
+    use revline_sandbox::world::World;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = revline()
+        .args([
+            "bench",
+            "--connector",
+            "stripe,ga4,hubspot",
+            "--records",
+            "3000",
+        ])
+        .arg("--work")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{msg}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    for (row, connector) in rows.iter().zip(["stripe", "ga4", "hubspot"]) {
+        let profile = bench_profiles()
+            .into_iter()
+            .find(|p| p.connector == connector)
+            .unwrap();
+        // Stripe's and GA4's worlds cannot hit 3000 exactly: the sandbox child says what to
+        // expect, and the benchmark fails unless every one of those records was loaded.
+        let world = World::new((profile.world)(3000));
+        let expected = bench_expected_records(connector, &world).unwrap_or(3000);
+        assert_eq!(
+            row[0],
+            format!("{connector}.{}", profile.stream),
+            "{stdout}"
+        );
+        assert_eq!(row[1], expected.to_string(), "{stdout}");
+        let rss_mb: f64 = row[6].parse().unwrap();
+        assert!(rss_mb > 1.0, "peak RSS is measured: {stdout}");
+        assert!(row[7].parse::<u64>().unwrap() >= 1, "{stdout}");
+    }
+    assert_ne!(rows[0][1], "3000", "Stripe's world has a count of its own");
+}
