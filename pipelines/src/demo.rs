@@ -35,7 +35,10 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
     if lake_dir.exists() {
         std::fs::remove_dir_all(&lake_dir)?;
     }
-    let sandbox = Sandbox::start(SandboxConfig::default())?;
+    let sandbox = Sandbox::start(SandboxConfig {
+        world: revline_sandbox::demo::demo_world(),
+        ..SandboxConfig::default()
+    })?;
     let sources = revline_sandbox::demo::vendor_sources(&sandbox, dir)?;
     let config_path = dir.join("revline.toml");
     std::fs::write(
@@ -157,8 +160,10 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
     let kpis = query(
         &config,
         &lake,
-        "SELECT CAST(month AS VARCHAR) AS month, ending_mrr AS mrr, arr, nrr, grr, win_rate, \
-                blended_cac AS cac, ltv_to_cac, cac_payback_months AS payback_months \
+        "SELECT CAST(month AS VARCHAR) AS month, round(ending_mrr, 2) AS mrr, round(arr, 2) AS arr, \
+                round(nrr, 3) AS nrr, round(grr, 3) AS grr, round(win_rate, 3) AS win_rate, \
+                round(blended_cac, 2) AS cac, round(ltv_to_cac, 2) AS ltv_to_cac, \
+                round(cac_payback_months, 1) AS payback_months \
          FROM revops_kpis ORDER BY month DESC LIMIT 3",
     )
     .await?;

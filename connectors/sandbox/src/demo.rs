@@ -261,6 +261,20 @@ pub struct BenchProfile {
     pub world: fn(u64) -> WorldConfig,
 }
 
+/// The world `revline demo` serves: five times the test default (2,000 people, 200
+/// companies, 600 deals), with sign-ups (and so deals) running until the world's clock, so that
+/// the latest months have won deals and new customers and the KPIs the demo and its dashboard
+/// show are not empty.
+pub fn demo_world() -> WorldConfig {
+    WorldConfig {
+        people: 2_000,
+        people_span_days: 460,
+        companies: 200,
+        deals: 600,
+        ..WorldConfig::default()
+    }
+}
+
 /// For profiles whose world cannot hit a record count exactly (daily reports: entities × days),
 /// the number of records the benchmarked stream has in `world`; `None` means exactly the
 /// requested count.

@@ -37,8 +37,9 @@ use rng::{Rng, tag};
 const DAY_MS: i64 = 86_400_000;
 /// People are created from `start + PEOPLE_OFFSET_MS` on (companies exist a few days before).
 const PEOPLE_OFFSET_MS: i64 = 7 * DAY_MS;
-/// People creation times spread over one year.
-const PEOPLE_SPAN_MS: i64 = 365 * DAY_MS;
+/// The longest `people_span_days`: people created by then, and edited within `MAX_EDIT_MS`,
+/// are still before the clock.
+const MAX_PEOPLE_SPAN_DAYS: u32 = 460;
 /// A generated person is last modified at most this long after creation.
 pub(crate) const MAX_EDIT_MS: i64 = 30 * DAY_MS;
 /// The mutation clock starts this long after `start`, after every generated timestamp.
@@ -72,6 +73,11 @@ pub struct WorldConfig {
     pub companies: usize,
     /// Number of people (generated lazily; 1,000,000 is cheap). Default `400`.
     pub people: usize,
+    /// Days over which the base people sign up, from a week after `start`. Default `365`;
+    /// at most `460`, so that every generated edit happens before the world's clock (500
+    /// days after `start`). Deals follow their people, so a longer span keeps sales active
+    /// until the clock.
+    pub people_span_days: u32,
     /// Number of deals. Default `120`.
     pub deals: usize,
     /// Number of deal owners (at least one is always generated). Default `5`.
@@ -92,6 +98,7 @@ impl Default for WorldConfig {
             seed: 42,
             companies: 40,
             people: 400,
+            people_span_days: 365,
             deals: 120,
             owners: 5,
             campaigns: 8,
@@ -384,12 +391,18 @@ impl World {
             _ => DealStage::ClosedLost,
         };
         let created_ms = not_before + r.range(3_600_000, 20 * DAY_MS);
+        // Everything generated happened before the clock starts: a late deal closes by the
+        // day before yesterday, and its last edit is before the clock.
+        let clock_ms = self.start_ms + CLOCK_OFFSET_MS;
+        let last_close_ms = midnight(clock_ms - 2 * DAY_MS) + 16 * 3_600_000;
         let (close_ms, modified_ms) = if stage.is_closed() {
-            let close = midnight(created_ms + r.range(14 * DAY_MS, 90 * DAY_MS)) + 16 * 3_600_000;
+            let close = (midnight(created_ms + r.range(14 * DAY_MS, 90 * DAY_MS)) + 16 * 3_600_000)
+                .min(last_close_ms);
             (close, close + r.range(0, 8 * 3_600_000))
         } else {
             let close = midnight(created_ms + r.range(30 * DAY_MS, 150 * DAY_MS)) + 16 * 3_600_000;
-            (close, created_ms + r.range(0, MAX_EDIT_MS))
+            let edited = created_ms + r.range(0, MAX_EDIT_MS);
+            (close, edited.min(clock_ms - 3_600_000))
         };
         let company_name = &self.companies[company as usize].name;
         Deal {
@@ -408,12 +421,17 @@ impl World {
         }
     }
 
+    /// How long the base people take to sign up (`people_span_days`, capped at 460 days).
+    fn people_span_ms(&self) -> i64 {
+        i64::from(self.config.people_span_days.clamp(1, MAX_PEOPLE_SPAN_DAYS)) * DAY_MS
+    }
+
     /// Start of creation slot `i` of the base people (monotone in `i`).
     fn slot_start(&self, i: u64) -> i64 {
         let n = self.base_people.max(1);
         self.start_ms
             + PEOPLE_OFFSET_MS
-            + (u128::from(i) * PEOPLE_SPAN_MS as u128 / u128::from(n)) as i64
+            + (u128::from(i) * self.people_span_ms() as u128 / u128::from(n)) as i64
     }
 
     /// Person `index` as generated (no overlay). Works for any index, including added people
@@ -959,6 +977,46 @@ mod tests {
             .map(|c| c.utm_campaign.clone())
             .collect();
         assert_eq!(utm.len(), w.campaigns().len());
+    }
+
+    #[test]
+    fn longest_people_span_keeps_sales_active_until_the_clock() {
+        let w = World::new(WorldConfig {
+            people: 2_000,
+            companies: 200,
+            deals: 600,
+            people_span_days: 10_000, // capped at MAX_PEOPLE_SPAN_DAYS
+            ..WorldConfig::default()
+        });
+        let now = w.now_ms();
+        let start = w.config().start.timestamp_millis();
+        let last = w.people().last().unwrap();
+        assert!(
+            last.created_ms > start + 450 * DAY_MS,
+            "people sign up for 460 days"
+        );
+        for p in w.people() {
+            assert!(p.modified_ms >= p.created_ms && p.modified_ms < now);
+        }
+        let mut closed_last_month = 0;
+        for d in w.deals() {
+            let contact = w.person(d.contact.unwrap()).unwrap();
+            assert!(d.created_ms >= contact.created_ms);
+            assert!(
+                d.modified_ms >= d.created_ms && d.modified_ms < now,
+                "{d:?}"
+            );
+            if d.stage.is_closed() {
+                assert!(d.close_ms >= d.created_ms && d.close_ms < now, "{d:?}");
+                if d.close_ms > now - 30 * DAY_MS {
+                    closed_last_month += 1;
+                }
+            }
+        }
+        assert!(
+            closed_last_month >= 10,
+            "deals keep closing until the clock: {closed_last_month} in the last 30 days"
+        );
     }
 
     #[test]
