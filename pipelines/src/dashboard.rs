@@ -37,6 +37,25 @@ pub struct KpiMonth {
     pub payback_months: Option<f64>,
 }
 
+/// The top-ranked row of `revops_bottlenecks` for the latest month.
+#[derive(Debug, Clone)]
+pub struct Bottleneck {
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// The handoff (`marketing→sales`, `sales`, `customer_success`).
+    pub handoff: String,
+    /// The metric that moved.
+    pub metric: String,
+    /// Its value in the month.
+    pub value: f64,
+    /// Its mean over the 3 previous months.
+    pub trailing: f64,
+    /// `value − trailing`.
+    pub change: f64,
+    /// Signed so that positive is worse; `None` without a trailing average.
+    pub severity: Option<f64>,
+}
+
 /// Everything the page shows.
 #[derive(Debug, Clone, Default)]
 pub struct DashboardData {
@@ -54,8 +73,8 @@ pub struct DashboardData {
     pub pipeline: Vec<(String, f64, f64)>,
     /// Latest month per account: (account, tickets opened, csat, churn risk).
     pub support: Vec<(String, f64, Option<f64>, bool)>,
-    /// The latest month's worst-moving handoff: (month, handoff, metric, value, trailing, change).
-    pub bottleneck: Option<(String, String, String, f64, f64, f64)>,
+    /// The latest month's worst-moving handoff.
+    pub bottleneck: Option<Bottleneck>,
     /// Per source: (source, last successful load, last status).
     pub freshness: Vec<(String, String, String)>,
 }
@@ -203,19 +222,21 @@ pub async fn gather(ctx: &SessionContext) -> Result<DashboardData> {
     }
     let bn = rows(
         ctx,
-        "SELECT to_char(month, '%Y-%m'), handoff, metric, value, trailing_3m_avg, change FROM revops_bottlenecks \
+        "SELECT to_char(month, '%Y-%m'), handoff, metric, value, trailing_3m_avg, change, severity \
+         FROM revops_bottlenecks \
          WHERE month = (SELECT max(month) FROM revops_bottlenecks) ORDER BY rank LIMIT 1",
     )
     .await?;
     if let Some((b, r)) = each(&bn).next() {
-        d.bottleneck = Some((
-            text(b, 0, r),
-            text(b, 1, r),
-            text(b, 2, r),
-            num(b, 3, r).unwrap_or(0.0),
-            num(b, 4, r).unwrap_or(0.0),
-            num(b, 5, r).unwrap_or(0.0),
-        ));
+        d.bottleneck = Some(Bottleneck {
+            month: text(b, 0, r),
+            handoff: text(b, 1, r),
+            metric: text(b, 2, r),
+            value: num(b, 3, r).unwrap_or(0.0),
+            trailing: num(b, 4, r).unwrap_or(0.0),
+            change: num(b, 5, r).unwrap_or(0.0),
+            severity: num(b, 6, r),
+        });
     }
     let fr = rows(
         ctx,
@@ -295,6 +316,7 @@ h1{{font-size:22px;margin:0 0 4px}} h2{{font-size:15px;margin:0 0 10px;color:#37
 .kpi .value{{font-size:22px;font-weight:600;margin:4px 0}}
 .up{{color:#2e7d32}} .down{{color:#c62828}} .flat{{color:#78909c}} .delta{{font-size:12px}}
 .alert{{background:#fff3e0;border-left:4px solid #fb8c00;padding:12px 16px;border-radius:6px;margin-bottom:16px}}
+.alert.calm{{background:#e8f5e9;border-left-color:#43a047}}
 table{{border-collapse:collapse;width:100%;font-size:12px}} td,th{{padding:4px 6px;border-bottom:1px solid #eceff1;text-align:left}}
 th{{color:#607d8b;font-weight:600}} td.n{{text-align:right;font-variant-numeric:tabular-nums}}
 svg text{{font-size:11px;fill:#455a64}} .legend span{{display:inline-block;margin-right:10px;font-size:11px}}
@@ -374,17 +396,28 @@ svg text{{font-size:11px;fill:#455a64}} .legend span{{display:inline-block;margi
     }
 
     // The month's top bottleneck.
-    if let Some((month, handoff, metric, value, trailing, change)) = &d.bottleneck {
+    // A handoff is only called a bottleneck when its metric got worse; in a month where none
+    // did, the callout says so and names the one closest to getting worse.
+    if let Some(b) = &d.bottleneck {
+        let worse = b.severity.is_some_and(|s| s > 0.0);
+        let headline = if worse {
+            format!("Top bottleneck in {}: {}", esc(&b.month), esc(&b.handoff))
+        } else {
+            format!(
+                "No handoff got worse in {} (closest: {})",
+                esc(&b.month),
+                esc(&b.handoff)
+            )
+        };
         let _ = write!(
             h,
-            r#"<div class="alert" id="bottleneck" data-handoff="{}"><strong>Top bottleneck in {}: {}</strong> — {} is {:.3}, against a trailing 3-month average of {:.3} (change {:+.3}).</div>"#,
-            esc(handoff),
-            esc(month),
-            esc(handoff),
-            esc(metric),
-            value,
-            trailing,
-            change
+            r#"<div class="alert{}" id="bottleneck" data-handoff="{}" data-worse="{worse}"><strong>{headline}</strong> — {} is {:.3}, against a trailing 3-month average of {:.3} (change {:+.3}).</div>"#,
+            if worse { "" } else { " calm" },
+            esc(&b.handoff),
+            esc(&b.metric),
+            b.value,
+            b.trailing,
+            b.change
         );
     }
 
@@ -492,6 +525,14 @@ fn mrr_chart(rows: &[(String, String, f64)]) -> String {
     )
 }
 
+/// Width of the bar charts: room for the longest bar plus its value label.
+const CHART_WIDTH: f64 = 620.0;
+
+/// Size attributes of a chart: drawn at `w`×`h`, scaled down to fit a narrower card.
+fn svg_size(w: f64, h: f64) -> String {
+    format!(r#"width="{w}" height="{h}" viewBox="0 0 {w} {h}" style="max-width:100%;height:auto""#)
+}
+
 fn funnel_chart(steps: &[(String, f64)]) -> String {
     if steps.is_empty() || steps.iter().all(|s| s.1 == 0.0) {
         return card(
@@ -501,11 +542,9 @@ fn funnel_chart(steps: &[(String, f64)]) -> String {
         );
     }
     let max = steps.iter().map(|s| s.1).fold(1.0, f64::max);
-    let (w, row) = (440.0, 30.0);
-    let mut svg = format!(
-        r#"<svg width="{w}" height="{}" role="img" aria-label="Funnel">"#,
-        row * steps.len() as f64 + 10.0
-    );
+    let (w, row) = (CHART_WIDTH, 30.0);
+    let h = row * steps.len() as f64 + 10.0;
+    let mut svg = format!(r#"<svg {} role="img" aria-label="Funnel">"#, svg_size(w, h));
     for (i, (name, v)) in steps.iter().enumerate() {
         // Log scale so sessions do not flatten the later steps.
         let len = if *v <= 0.0 {
@@ -551,10 +590,11 @@ fn spend_chart(
         );
     }
     let max = channels.iter().map(|c| c.1.max(c.2)).fold(1.0, f64::max);
-    let (w, group) = (440.0, 44.0);
+    let (w, group) = (CHART_WIDTH, 44.0);
+    let h = group * channels.len() as f64 + 8.0;
     let mut svg = format!(
-        r#"<svg width="{w}" height="{}" role="img" aria-label="Spend and won revenue by platform">"#,
-        group * channels.len() as f64 + 8.0
+        r#"<svg {} role="img" aria-label="Spend and won revenue by platform">"#,
+        svg_size(w, h)
     );
     for (i, (name, spend, won)) in channels.iter().enumerate() {
         let y = i as f64 * group + 4.0;
@@ -612,10 +652,11 @@ fn pipeline_chart(stages: &[(String, f64, f64)]) -> String {
         );
     }
     let max = stages.iter().map(|s| s.2).fold(1.0, f64::max);
-    let (w, row) = (440.0, 28.0);
+    let (w, row) = (CHART_WIDTH, 28.0);
+    let h = row * stages.len() as f64 + 8.0;
     let mut svg = format!(
-        r#"<svg width="{w}" height="{}" role="img" aria-label="Open pipeline by stage">"#,
-        row * stages.len() as f64 + 8.0
+        r#"<svg {} role="img" aria-label="Open pipeline by stage">"#,
+        svg_size(w, h)
     );
     for (i, (stage, n, amount)) in stages.iter().enumerate() {
         let y = i as f64 * row + 4.0;

@@ -190,18 +190,29 @@ fn dashboard_renders_in_chromium_and_matches_the_marts() {
     }
     assert!(kpi[0].parse::<f64>().unwrap() > 0.0, "ARR is known");
 
-    // The bottleneck callout names the mart's top-ranked handoff.
+    // The bottleneck callout names the mart's top-ranked handoff, and calls it a bottleneck
+    // only if its metric got worse.
     let top = query(
         &config,
         tmp.path(),
-        "SELECT handoff FROM revops_bottlenecks \
+        "SELECT handoff, CAST(severity > 0 AS VARCHAR) FROM revops_bottlenecks \
          WHERE month = (SELECT max(month) FROM revops_bottlenecks) ORDER BY rank LIMIT 1",
     );
+    let worse = top[0][1] == "true";
     assert!(
-        dom.contains(&format!("data-handoff=\"{}\"", top[0][0])),
-        "bottleneck {}",
-        top[0][0]
+        dom.contains(&format!(
+            "data-handoff=\"{}\" data-worse=\"{worse}\"",
+            top[0][0]
+        )),
+        "bottleneck {:?}",
+        top[0]
     );
+    let headline = if worse {
+        "Top bottleneck in "
+    } else {
+        "No handoff got worse in "
+    };
+    assert!(dom.contains(headline), "{headline}");
 
     // A screenshot for people (kept in target/tmp/dashboard/).
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
