@@ -63,6 +63,36 @@ fn profile(connector: &str) -> anyhow::Result<BenchProfile> {
         })
 }
 
+/// Starts `revline sandbox` as a child serving `sandbox_cfg`, and waits until its emulators
+/// listen and it has written `sources.toml` (and, for `expected_records_of`, the record count
+/// that connector's benchmarked stream has) into `work`. It exits when its stdin closes.
+fn start_sandbox(
+    exe: &Path,
+    sandbox_cfg: &Path,
+    work: &Path,
+    expected_records_of: Option<&str>,
+) -> anyhow::Result<std::process::Child> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("sandbox")
+        .arg("--sandbox-config")
+        .arg(sandbox_cfg)
+        .arg("--write-sources")
+        .arg(work);
+    if let Some(connector) = expected_records_of {
+        cmd.arg("--expected-records-of").arg(connector);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    anyhow::ensure!(!line.is_empty(), "the sandbox did not start");
+    Ok(child)
+}
+
 /// Runs one size in this process against a sandbox child process. `exe` is the revline binary.
 pub async fn bench_one(
     exe: &Path,
@@ -85,22 +115,7 @@ pub async fn bench_one(
             ..Default::default()
         })?,
     )?;
-    let mut child = Command::new(exe)
-        .arg("sandbox")
-        .arg("--sandbox-config")
-        .arg(&sandbox_cfg)
-        .arg("--write-sources")
-        .arg(work)
-        .arg("--expected-records-of")
-        .arg(connector)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(!line.is_empty(), "the sandbox did not start");
+    let mut child = start_sandbox(exe, &sandbox_cfg, work, Some(connector))?;
     // Daily reports (entities × days) cannot hit every count: the sandbox, which holds the
     // world, says what to expect (empty means exactly the requested count).
     let expected_text = std::fs::read_to_string(work.join("expected_records"))?;
@@ -325,20 +340,7 @@ pub async fn bench_models(
     sandbox.salesforce.daily_limit = u64::MAX / 4;
     let sandbox_cfg = work.join("sandbox.toml");
     std::fs::write(&sandbox_cfg, toml::to_string(&sandbox)?)?;
-    let mut child = Command::new(exe)
-        .arg("sandbox")
-        .arg("--sandbox-config")
-        .arg(&sandbox_cfg)
-        .arg("--write-sources")
-        .arg(work)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    anyhow::ensure!(!line.is_empty(), "the sandbox did not start");
+    let mut child = start_sandbox(exe, &sandbox_cfg, work, None)?;
 
     // Every source, with its rate limits lifted; the models run later, in their own process.
     let mut sources: toml::Table = std::fs::read_to_string(work.join("sources.toml"))?.parse()?;
