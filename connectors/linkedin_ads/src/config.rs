@@ -23,6 +23,9 @@ pub struct LinkedinOptions {
     pub access_token: Option<Secret>,
     /// File holding the access token (re-read on every run, so a rotated token is picked up).
     pub access_token_file: Option<PathBuf>,
+    /// Instead of an access token: refresh-token credentials of a LinkedIn app (`[oauth]`),
+    /// so that a scheduled pipeline outlives the 60-day access tokens.
+    pub oauth: Option<LinkedinOAuth>,
     /// Sponsored ad accounts, `512345678` or `urn:li:sponsoredAccount:512345678`.
     pub ad_account_ids: Vec<String>,
     /// `LinkedIn-Version` header, `YYYYMM` (default `202510`). LinkedIn retires versions after
@@ -49,6 +52,48 @@ pub struct LinkedinOptions {
     pub max_fields: Option<u32>,
     /// Records per page of the account, campaign group and campaign searches (default 100).
     pub page_size: Option<u32>,
+}
+
+/// OAuth2 refresh-token credentials (`[sources.<name>.oauth]`). LinkedIn issues refresh
+/// tokens (valid about a year) to apps approved for programmatic refresh; each run exchanges
+/// it for an access token at `token_url`, before the cached one expires and once after a 401.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkedinOAuth {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Option<Secret>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// The refresh token.
+    pub refresh_token: Option<Secret>,
+    /// File holding the refresh token.
+    pub refresh_token_file: Option<PathBuf>,
+    /// Token endpoint. Default `https://www.linkedin.com/oauth/v2/accessToken`, or
+    /// `<base_url>/oauth/v2/accessToken` when the source sets `base_url`.
+    pub token_url: Option<String>,
+}
+
+/// LinkedIn's token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://www.linkedin.com/oauth/v2/accessToken";
+
+/// The credential of a LinkedIn source.
+#[derive(Debug)]
+pub enum Credential {
+    /// A fixed access token.
+    AccessToken(Secret),
+    /// Refresh-token credentials: (client id, client secret, refresh token, token endpoint).
+    Refresh {
+        /// The app's client id.
+        client_id: String,
+        /// The app's client secret.
+        client_secret: Secret,
+        /// The refresh token.
+        refresh_token: Secret,
+        /// Where tokens are fetched.
+        token_url: String,
+    },
 }
 
 /// The metrics read by default.
@@ -79,13 +124,52 @@ pub const DEFAULT_METRICS: &[&str] = &[
 
 impl LinkedinOptions {
     /// The access token.
-    pub fn token(&self) -> Result<Secret> {
-        Secret::from_value_or_file(&self.access_token, &self.access_token_file, "access_token")?
-            .ok_or_else(|| {
-                Error::config(
-                "missing credentials: set `access_token = \"${LINKEDIN_ACCESS_TOKEN}\"` or `access_token_file`",
-            )
-            })
+    pub fn token(&self) -> Result<Option<Secret>> {
+        Secret::from_value_or_file(&self.access_token, &self.access_token_file, "access_token")
+    }
+
+    /// The configured credential: an access token or `[oauth]` refresh credentials, exactly
+    /// one. `base_url` is the source's override, if any.
+    pub fn credential(&self, base_url: Option<&str>) -> Result<Credential> {
+        match (self.token()?, &self.oauth) {
+            (Some(token), None) => Ok(Credential::AccessToken(token)),
+            (None, Some(o)) => {
+                let required = |v: &Option<Secret>, f: &Option<PathBuf>, name: &str| {
+                    Secret::from_value_or_file(v, f, name)
+                        .map_err(|e| Error::config(format!("oauth: {}", e.message())))?
+                        .ok_or_else(|| {
+                            Error::config(format!("oauth: `{name}` (or `{name}_file`) is required"))
+                        })
+                };
+                if o.client_id.trim().is_empty() {
+                    return Err(Error::config("oauth: `client_id` is empty"));
+                }
+                Ok(Credential::Refresh {
+                    client_id: o.client_id.trim().to_string(),
+                    client_secret: required(
+                        &o.client_secret,
+                        &o.client_secret_file,
+                        "client_secret",
+                    )?,
+                    refresh_token: required(
+                        &o.refresh_token,
+                        &o.refresh_token_file,
+                        "refresh_token",
+                    )?,
+                    token_url: o.token_url.clone().unwrap_or_else(|| match base_url {
+                        Some(b) => format!("{}/oauth/v2/accessToken", b.trim_end_matches('/')),
+                        None => DEFAULT_TOKEN_URL.to_string(),
+                    }),
+                })
+            }
+            (Some(_), Some(_)) => Err(Error::config(
+                "set either `access_token` (or `access_token_file`) or `[oauth]`, not both",
+            )),
+            (None, None) => Err(Error::config(
+                "missing credentials: set `access_token = \"${LINKEDIN_ACCESS_TOKEN}\"`, \
+                 `access_token_file`, or an `[oauth]` table with a refresh token",
+            )),
+        }
     }
 
     /// The ad account ids (digits).

@@ -16,11 +16,11 @@ mod streams;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use revline_core::http::{Auth, HttpClient, HttpClientConfig, RateLimit};
+use revline_core::http::{Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, RateLimit};
 use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, StreamDescriptor};
 
 pub use classify::{LinkedinClassifier, LinkedinError, is_daily_quota, parse_error};
-pub use config::{DEFAULT_METRICS, LinkedinOptions};
+pub use config::{Credential, DEFAULT_METRICS, DEFAULT_TOKEN_URL, LinkedinOAuth, LinkedinOptions};
 pub use streams::{Object, analytics_descriptor, chunks, metric_type, restli_range, urn_id};
 
 /// The API host.
@@ -67,7 +67,7 @@ impl LinkedinAds {
         let err = |e: revline_core::Error| {
             revline_core::Error::config(format!("[sources.{}] {}", ctx.source, e.message()))
         };
-        let token = opts.token().map_err(err)?;
+        let credential = opts.credential(ctx.base_url.as_deref()).map_err(err)?;
         let accounts = opts.accounts().map_err(err)?;
         let version = opts.version().map_err(err)?;
         let metrics = opts.metric_list().map_err(err)?;
@@ -92,7 +92,20 @@ impl LinkedinAds {
             "linkedin_ads",
             &ctx.source,
             &base_url,
-            Auth::Bearer(token),
+            match credential {
+                Credential::AccessToken(token) => Auth::Bearer(token),
+                Credential::Refresh {
+                    client_id,
+                    client_secret,
+                    refresh_token,
+                    token_url,
+                } => Auth::OAuth2(OAuth2::new(
+                    token_url,
+                    client_id,
+                    client_secret,
+                    OAuth2Grant::RefreshToken { refresh_token },
+                )),
+            },
             ctx.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
         );
         cfg.classifier = Arc::new(LinkedinClassifier {

@@ -351,3 +351,69 @@ async fn daily_quota_stops_the_run_and_bad_credentials_fail_clearly() {
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("202301"), "{err}");
 }
+
+#[tokio::test]
+async fn oauth_refresh_token_is_exchanged_once_and_bad_refresh_credentials_fail_clearly() {
+    let sb = sandbox(LinkedinConfig::default());
+    let li = sb.config().linkedin.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let refresh_file = dir.path().join("linkedin_refresh");
+    std::fs::write(&refresh_file, format!("{}\n", li.refresh_token)).unwrap();
+    let mut opts = options(&sb);
+    opts.as_object_mut().unwrap().remove("access_token");
+    opts["oauth"] = serde_json::json!({
+        "client_id": li.client_id,
+        "client_secret": li.client_secret,
+        "refresh_token_file": refresh_file,
+    });
+    let c = connector(&sb, opts.clone());
+    for name in ["ad_accounts", "campaign_groups", "campaigns"] {
+        let s = stream(&c, name);
+        let pages = collect_pages(&*s, request(&*s, SyncMode::FullRefresh, None))
+            .await
+            .unwrap();
+        assert!(concat(&pages).num_rows() > 0, "{name}");
+    }
+    assert_eq!(
+        sb.stats().route("linkedin.token"),
+        1,
+        "one access token, cached for every stream"
+    );
+    assert_eq!(sb.stats().route("linkedin.campaigns.list"), 1);
+
+    // A revoked refresh token: an auth error that names the OAuth error, never the secret.
+    let mut bad = opts.clone();
+    bad["oauth"]["refresh_token_file"] = serde_json::Value::Null;
+    bad["oauth"]["refresh_token"] = serde_json::json!("AQW-revoked-refresh");
+    let c = connector(&sb, bad);
+    let s = stream(&c, "campaigns");
+    let items: Vec<revline_core::Result<Page>> = s
+        .read(request(&*s, SyncMode::FullRefresh, None))
+        .collect()
+        .await;
+    let err = items.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("invalid_request"), "{msg}");
+    assert!(!msg.contains("AQW-revoked-refresh"), "not echoed: {msg}");
+    assert!(!msg.contains(&li.client_secret), "not echoed: {msg}");
+
+    // Both kinds of credential, or an incomplete [oauth]: config errors naming the keys.
+    let mut both = opts.clone();
+    both["access_token"] = serde_json::json!(li.access_token);
+    let mut ctx = SourceContext::new("linkedin_ads", both);
+    ctx.base_url = Some(sb.base_url(Vendor::Linkedin));
+    let err = LinkedinFactory.build(ctx).err().expect("refused");
+    assert_eq!(
+        err.message(),
+        "[sources.linkedin_ads] set either `access_token` (or `access_token_file`) or `[oauth]`, not both"
+    );
+    let mut partial = opts;
+    partial["oauth"]["refresh_token_file"] = serde_json::Value::Null;
+    let ctx = SourceContext::new("linkedin_ads", partial);
+    let err = LinkedinFactory.build(ctx).err().expect("refused");
+    assert_eq!(
+        err.message(),
+        "[sources.linkedin_ads] oauth: `refresh_token` (or `refresh_token_file`) is required"
+    );
+}

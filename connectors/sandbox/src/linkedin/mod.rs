@@ -10,6 +10,7 @@
 //! | `GET /adAccounts/{id}/adCampaigns?q=search` | `linkedin.campaigns.list` |
 //! | `GET /adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY…` | `linkedin.analytics.campaign` |
 //! | a throttle answer (429) | `linkedin.throttled` |
+//! | `POST /oauth/v2/accessToken` (refresh-token grant; not under `/rest`) | `linkedin.token` |
 //!
 //! Behaviour: `Authorization: Bearer` (else 401 `INVALID_ACCESS_TOKEN`), `LinkedIn-Version:
 //! YYYYMM` (missing: 400 `VERSION_MISSING`; not served: 426 `NONEXISTENT_VERSION`) and
@@ -69,6 +70,12 @@ fn default_max_fields() -> u32 {
 pub struct LinkedinConfig {
     /// The OAuth access token accepted (scope `r_ads_reporting`).
     pub access_token: String,
+    /// The app's client id at the token endpoint.
+    pub client_id: String,
+    /// The app's client secret at the token endpoint.
+    pub client_secret: String,
+    /// The refresh token the token endpoint exchanges for `access_token`.
+    pub refresh_token: String,
     /// The sponsored ad account id.
     pub ad_account_id: u64,
     /// `LinkedIn-Version` values served (`YYYYMM`); others get 426.
@@ -90,6 +97,9 @@ impl Default for LinkedinConfig {
     fn default() -> Self {
         LinkedinConfig {
             access_token: default_token(),
+            client_id: "sandbox-linkedin-app".into(),
+            client_secret: "sandbox-linkedin-app-secret".into(),
+            refresh_token: "AQW-sandbox-linkedin-refresh-token".into(),
             ad_account_id: default_account(),
             api_versions: default_versions(),
             row_cap: default_row_cap(),
@@ -104,6 +114,9 @@ impl fmt::Debug for LinkedinConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LinkedinConfig")
             .field("access_token", &"<redacted>")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
             .field("ad_account_id", &self.ad_account_id)
             .field("api_versions", &self.api_versions)
             .field("row_cap", &self.row_cap)
@@ -489,7 +502,16 @@ impl LinkedinApp {
     /// Handles one request.
     pub(crate) async fn handle(&self, req: Request<Body>) -> Response {
         let (parts, body) = req.into_parts();
-        let _ = axum::body::to_bytes(body, 1 << 20).await;
+        let body = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default();
+        if parts.method == Method::POST && parts.uri.path() == "/oauth/v2/accessToken" {
+            return tagged(
+                self.token(&String::from_utf8_lossy(&body)),
+                "linkedin.token",
+                0,
+            );
+        }
         if let Some(r) = self.check_headers(&parts.headers) {
             return r;
         }
@@ -545,6 +567,57 @@ impl LinkedinApp {
                 &format!("No virtual resource found for {} /{path}", parts.method),
             ),
         }
+    }
+
+    /// `POST /oauth/v2/accessToken` (form-encoded, as on `www.linkedin.com`): the
+    /// refresh-token grant. Answers OAuth errors (`{"error","error_description"}`) for a wrong
+    /// grant type (400), wrong client credentials (401) or an unknown refresh token (400).
+    fn token(&self, body: &str) -> Response {
+        let form = crate::qs::Params::parse(Some(body));
+        let c = &self.state.config;
+        let oauth_error = |status: u16, code: &str, description: &str| {
+            let mut resp = Response::new(Body::from(
+                serde_json::json!({"error": code, "error_description": description}).to_string(),
+            ));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        };
+        if form.get("grant_type") != Some("refresh_token") {
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                "The passed in grant_type is not supported",
+            );
+        }
+        if form.get("client_id") != Some(c.client_id.as_str())
+            || form.get("client_secret") != Some(c.client_secret.as_str())
+        {
+            return oauth_error(401, "invalid_client", "Client authentication failed");
+        }
+        if form.get("refresh_token") != Some(c.refresh_token.as_str()) {
+            return oauth_error(
+                400,
+                "invalid_request",
+                "The provided authorization grant or refresh token is invalid, expired or revoked",
+            );
+        }
+        let v = serde_json::json!({
+            "access_token": c.access_token,
+            "expires_in": 5_183_999,
+            "refresh_token": c.refresh_token,
+            "refresh_token_expires_in": 31_535_999,
+            "scope": "r_ads,r_ads_reporting",
+        });
+        let mut resp = Response::new(Body::from(v.to_string()));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
     }
 
     /// A search finder: `pageSize` (default 100, at most 1000) and `pageToken`.
