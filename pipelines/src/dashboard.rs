@@ -1,7 +1,8 @@
 //! `revline dashboard`: one self-contained HTML page (inline CSS and SVG, no network) showing
 //! every stage of the revenue engine from the mart tables: KPI tiles with month-over-month
 //! change, MRR movements, the funnel, spend vs won revenue (ROAS), pipeline by stage, support
-//! load and CSAT against churn risk, the month's top bottleneck, and data freshness.
+//! load and CSAT against churn risk, the month's top bottleneck, the top landing pages, and data
+//! freshness.
 //!
 //! Every chart mark carries `class="mark"` and `data-chart`; a small inline script checks after
 //! layout that each mark has a size and writes the counts into `#render-check`, so a headless
@@ -56,6 +57,23 @@ pub struct Bottleneck {
     pub severity: Option<f64>,
 }
 
+/// One row of the top landing pages (from `landing_page_performance`).
+#[derive(Debug, Clone)]
+pub struct LandingPageRow {
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// The page path (with its GA4 property when the lake has several).
+    pub page: String,
+    /// Sessions in the month.
+    pub sessions: f64,
+    /// Share of the property's sessions.
+    pub share: Option<f64>,
+    /// Key events ÷ sessions.
+    pub key_event_rate: Option<f64>,
+    /// Sessions ÷ the month before's − 1.
+    pub change: Option<f64>,
+}
+
 /// Everything the page shows.
 #[derive(Debug, Clone, Default)]
 pub struct DashboardData {
@@ -77,6 +95,8 @@ pub struct DashboardData {
     pub bottleneck: Option<Bottleneck>,
     /// Per source: (source, last successful load, last status).
     pub freshness: Vec<(String, String, String)>,
+    /// The latest month's top landing pages by sessions.
+    pub landing_pages: Vec<LandingPageRow>,
 }
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -249,6 +269,32 @@ pub async fn gather(ctx: &SessionContext) -> Result<DashboardData> {
     for (b, r) in each(&fr) {
         d.freshness
             .push((text(b, 0, r), text(b, 1, r), text(b, 2, r)));
+    }
+    // Lakes whose models predate this mart just show no landing pages.
+    let has_pages = ctx.table_exist("landing_page_performance").unwrap_or(false);
+    let lp = if has_pages {
+        rows(
+            ctx,
+            "SELECT to_char(month, '%Y-%m') AS m, CASE WHEN n > 1 THEN landing_page || ' (' || _source || ')' \
+                    ELSE landing_page END AS page, CAST(sessions AS DOUBLE) AS s, session_share, \
+                    key_event_rate, sessions_change \
+             FROM (SELECT *, COUNT(DISTINCT _source) OVER () AS n FROM landing_page_performance \
+                   WHERE month = (SELECT max(month) FROM landing_page_performance)) \
+             ORDER BY sessions DESC, landing_page, _source LIMIT 8",
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    for (b, r) in each(&lp) {
+        d.landing_pages.push(LandingPageRow {
+            month: text(b, 0, r),
+            page: text(b, 1, r),
+            sessions: num(b, 2, r).unwrap_or(0.0),
+            share: num(b, 3, r),
+            key_event_rate: num(b, 4, r),
+            change: num(b, 5, r),
+        });
     }
     Ok(d)
 }
@@ -427,6 +473,7 @@ svg text{{font-size:11px;fill:#455a64}} .legend span{{display:inline-block;margi
     h.push_str(&spend_chart(&d.spend_by_channel, &d.campaigns));
     h.push_str(&pipeline_chart(&d.pipeline));
     h.push_str(&support_chart(&d.support));
+    h.push_str(&landing_pages_table(&d.landing_pages));
     h.push_str(&freshness_table(&d.freshness));
     h.push_str("</div>");
     h.push_str(
@@ -726,6 +773,30 @@ fn support_chart(accounts: &[(String, f64, Option<f64>, bool)]) -> String {
             r##"{svg}<div class="legend"><span><i style="background:#e53935"></i>churn risk</span><span><i style="background:#43a047"></i>healthy</span></div>"##
         ),
     )
+}
+
+fn landing_pages_table(rows: &[LandingPageRow]) -> String {
+    let Some(month) = rows.first().map(|r| r.month.clone()) else {
+        return card("Top landing pages", "landing-pages", empty("landing pages"));
+    };
+    let opt = |v: &Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
+    let mut t = String::from(
+        "<table><tr><th>Landing page</th><th>Sessions</th><th>Share</th><th>Key-event rate</th><th>vs prior month</th></tr>",
+    );
+    for r in rows {
+        let _ = write!(
+            t,
+            r#"<tr class="page" data-page="{}"><td>{}</td><td class="n">{:.0}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(&r.page),
+            esc(&r.page),
+            r.sessions,
+            opt(&r.share, &pct),
+            opt(&r.key_event_rate, &|v| format!("{:.2}%", v * 100.0)),
+            opt(&r.change, &|v| format!("{:+.1}%", v * 100.0)),
+        );
+    }
+    t.push_str("</table>");
+    card(&format!("Top landing pages ({month})"), "landing-pages", t)
 }
 
 fn freshness_table(rows: &[(String, String, String)]) -> String {

@@ -116,7 +116,7 @@ pub async fn demo(dir: &Path, progress: Arc<dyn Progress>) -> anyhow::Result<Dem
     )?;
     writeln!(
         summary,
-        "Models: {} built in {:.1}s (staging, intermediate and the eight marts).",
+        "Models: {} built in {:.1}s (staging, intermediate and the nine marts).",
         models.len(),
         models.iter().map(|r| r.seconds).sum::<f64>()
     )?;

@@ -18,8 +18,9 @@ use common::{revline, text, write_config};
 use revline::config::Config;
 use revline_sandbox::{Sandbox, SandboxConfig};
 
-const MARTS: [&str; 8] = [
+const MARTS: [&str; 9] = [
     "customer_health",
+    "landing_page_performance",
     "marketing_attribution",
     "mrr_movements",
     "revenue_funnel",

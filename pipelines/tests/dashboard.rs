@@ -214,6 +214,24 @@ fn dashboard_renders_in_chromium_and_matches_the_marts() {
     };
     assert!(dom.contains(headline), "{headline}");
 
+    // The top landing pages: the latest month's pages of landing_page_performance, most
+    // sessions first, at most 8.
+    let pages = query(
+        &config,
+        tmp.path(),
+        "SELECT landing_page FROM landing_page_performance \
+         WHERE month = (SELECT max(month) FROM landing_page_performance) \
+         ORDER BY sessions DESC, landing_page LIMIT 8",
+    );
+    assert!(!pages.is_empty(), "the demo has landing pages");
+    let shown: Vec<&str> = dom
+        .split("<tr class=\"page\" data-page=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    let want: Vec<&str> = pages.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(shown, want, "landing pages in the mart's order");
+
     // A screenshot for people (kept in target/tmp/dashboard/).
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&artifacts).unwrap();

@@ -1096,7 +1096,89 @@ fn demo_world_marts_match_the_world() {
             diff.push(format!("{sql}: {got}, the world says {want}"));
         }
     }
+    check_landing_pages(&config, &w, &mut diff);
     diff.assert_empty("demo world");
+}
+
+/// `landing_page_performance` against the world's page days: per month and page, the sums of
+/// sessions, engaged sessions, new users, key events and revenue (in cents), and each month's
+/// ranks by sessions.
+fn check_landing_pages(config: &Config, w: &World, diff: &mut Diff) {
+    type PageMonth = [i64; 5];
+    let mut truth: BTreeMap<(Month, String), PageMonth> = BTreeMap::new();
+    let mut day = w.first_day();
+    while day <= w.today() {
+        for p in &w.marketing_day(day).pages {
+            let t = truth
+                .entry((month_of_day(day), w.landing_page_path(p.page)))
+                .or_default();
+            for (i, v) in [
+                p.sessions,
+                p.engaged_sessions,
+                p.new_users,
+                p.key_events,
+                p.revenue_cents,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                t[i] += v as i64;
+            }
+        }
+        day = day.succ_opt().unwrap();
+    }
+    assert!(
+        truth.values().any(|t| t[3] > 0 && t[4] > 0),
+        "key events and revenue in the world"
+    );
+    let rows = read_mart(
+        config,
+        "SELECT month, landing_page, sessions, engaged_sessions, new_users, key_events, \
+                CAST(round(revenue * 100) AS BIGINT) AS revenue_cents, rank \
+         FROM landing_page_performance",
+    );
+    let mut seen = BTreeSet::new();
+    for row in &rows {
+        let key = (month_col(row), text_col(row, "landing_page"));
+        let what = format!("landing_page_performance[{} {}]", key.0, key.1);
+        if !seen.insert(key.clone()) {
+            diff.push(format!("{what}: duplicate row"));
+            continue;
+        }
+        let Some(t) = truth.get(&key) else {
+            diff.push(format!("{what}: row not in the world ({row:?})"));
+            continue;
+        };
+        for (i, col) in [
+            "sessions",
+            "engaged_sessions",
+            "new_users",
+            "key_events",
+            "revenue_cents",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            diff.count(row, &what, col, t[i]);
+        }
+        // Rank 1 is the month's page with the most sessions (ties by path).
+        let rank = truth
+            .iter()
+            .filter(|((m, path), o)| {
+                *m == key.0 && (o[0] > t[0] || (o[0] == t[0] && path.as_str() < key.1.as_str()))
+            })
+            .count() as i64
+            + 1;
+        diff.count(row, &what, "rank", rank);
+    }
+    for key in truth.keys() {
+        if !seen.contains(key) {
+            diff.push(format!(
+                "landing_page_performance[{} {}]: missing",
+                key.0, key.1
+            ));
+        }
+    }
 }
 
 /// A company with only HubSpot and Stripe: every mart builds, the funnel has no sessions and
