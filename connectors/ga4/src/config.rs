@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use revline_core::http::auth::ServiceAccountKey;
-use revline_core::http::{Auth, OAuth2, OAuth2Grant};
+use revline_core::http::{Auth, RefreshTokenOptions};
 use revline_core::report::{ReportSettings, parse_day};
 use revline_core::{Error, Result, Secret};
 use serde::Deserialize;
@@ -33,7 +33,7 @@ pub struct Ga4Options {
     /// The GA4 property (numeric id, as in `properties/345678901`).
     pub property_id: String,
     /// OAuth2 user credentials (refresh token).
-    pub oauth: Option<GoogleOAuthOptions>,
+    pub oauth: Option<RefreshTokenOptions>,
     /// A service-account JSON key file (the account needs Viewer access to the property).
     pub service_account_key_file: Option<PathBuf>,
     /// The JSON text of a service-account key.
@@ -73,24 +73,6 @@ pub struct CustomReport {
     pub metrics: Vec<String>,
 }
 
-/// OAuth2 refresh-token credentials of a Google Cloud OAuth client.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GoogleOAuthOptions {
-    /// OAuth client id.
-    pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: Option<Secret>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<PathBuf>,
-    /// Refresh token (`1//…`).
-    pub refresh_token: Option<Secret>,
-    /// File holding the refresh token.
-    pub refresh_token_file: Option<PathBuf>,
-    /// Token endpoint (default `https://oauth2.googleapis.com/token`).
-    pub token_url: Option<String>,
-}
-
 impl Ga4Options {
     /// The property id, digits only.
     pub fn property(&self) -> Result<String> {
@@ -124,34 +106,7 @@ impl Ga4Options {
                 "[sources.{source}] missing credentials: set `service_account_key_file` or \
                  `oauth = {{ client_id, client_secret, refresh_token }}`"
             ))),
-            (Some(o), None) => {
-                let secret = Secret::from_value_or_file(
-                    &o.client_secret,
-                    &o.client_secret_file,
-                    "oauth.client_secret",
-                )?
-                .ok_or_else(|| {
-                    Error::config("oauth: `client_secret` (or `client_secret_file`) is required")
-                })?;
-                let refresh = Secret::from_value_or_file(
-                    &o.refresh_token,
-                    &o.refresh_token_file,
-                    "oauth.refresh_token",
-                )?
-                .ok_or_else(|| {
-                    Error::config("oauth: `refresh_token` (or `refresh_token_file`) is required")
-                })?;
-                Ok(Auth::OAuth2(OAuth2::new(
-                    o.token_url
-                        .clone()
-                        .unwrap_or_else(|| GOOGLE_TOKEN_URL.to_string()),
-                    o.client_id.clone(),
-                    secret,
-                    OAuth2Grant::RefreshToken {
-                        refresh_token: refresh,
-                    },
-                )))
-            }
+            (Some(o), None) => Ok(Auth::OAuth2(o.oauth2(GOOGLE_TOKEN_URL)?)),
             (None, Some(key)) => Ok(Auth::OAuth2(key.oauth2(SCOPE, self.token_url.as_deref())?)),
         }
     }

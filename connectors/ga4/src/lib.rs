@@ -21,7 +21,7 @@ use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, S
 use tokio::sync::OnceCell;
 
 pub use classify::{Ga4Classifier, Ga4Error, parse_error};
-pub use config::{CustomReport, Ga4Options, GoogleOAuthOptions};
+pub use config::{CustomReport, Ga4Options};
 pub use streams::{QuotaGuard, ReportDef, metric_type};
 
 /// The Data API host.

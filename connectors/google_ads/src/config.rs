@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use revline_core::http::auth::ServiceAccountKey;
-use revline_core::http::{Auth, OAuth2, OAuth2Grant};
+use revline_core::http::{Auth, OAuth2Grant, RefreshTokenOptions};
 use revline_core::report::{ReportSettings, parse_day};
 use revline_core::{Error, Result, Secret};
 use serde::Deserialize;
@@ -42,7 +42,7 @@ pub struct GoogleAdsOptions {
     #[serde(default)]
     pub customer_ids: Vec<String>,
     /// OAuth2 user credentials (refresh token).
-    pub oauth: Option<GoogleOAuthOptions>,
+    pub oauth: Option<RefreshTokenOptions>,
     /// A service-account JSON key file (JWT-bearer grant), instead of `oauth`.
     pub service_account_key_file: Option<PathBuf>,
     /// The JSON text of a service-account key (e.g. `"${GOOGLE_ADS_SA_JSON}"`).
@@ -62,24 +62,6 @@ pub struct GoogleAdsOptions {
     pub concurrency: Option<usize>,
     /// Days of `click_view` to load, ending at `end_date` (default 90, what the API keeps).
     pub click_view_days: Option<u32>,
-}
-
-/// OAuth2 refresh-token credentials of a Google Cloud OAuth client.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GoogleOAuthOptions {
-    /// OAuth client id.
-    pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: Option<Secret>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<PathBuf>,
-    /// Refresh token (`1//…`).
-    pub refresh_token: Option<Secret>,
-    /// File holding the refresh token.
-    pub refresh_token_file: Option<PathBuf>,
-    /// Token endpoint (default `https://oauth2.googleapis.com/token`).
-    pub token_url: Option<String>,
 }
 
 /// Digits only (`111-222-3334` → `1112223334`); anything else is an error.
@@ -126,34 +108,7 @@ impl GoogleAdsOptions {
                 "[sources.{source}] missing credentials: set `oauth = {{ client_id, client_secret, refresh_token }}` \
                  or `service_account_key_file`"
             ))),
-            (Some(o), None) => {
-                let secret = Secret::from_value_or_file(
-                    &o.client_secret,
-                    &o.client_secret_file,
-                    "oauth.client_secret",
-                )?
-                .ok_or_else(|| {
-                    Error::config("oauth: `client_secret` (or `client_secret_file`) is required")
-                })?;
-                let refresh = Secret::from_value_or_file(
-                    &o.refresh_token,
-                    &o.refresh_token_file,
-                    "oauth.refresh_token",
-                )?
-                .ok_or_else(|| {
-                    Error::config("oauth: `refresh_token` (or `refresh_token_file`) is required")
-                })?;
-                Ok(Auth::OAuth2(OAuth2::new(
-                    o.token_url
-                        .clone()
-                        .unwrap_or_else(|| GOOGLE_TOKEN_URL.to_string()),
-                    o.client_id.clone(),
-                    secret,
-                    OAuth2Grant::RefreshToken {
-                        refresh_token: refresh,
-                    },
-                )))
-            }
+            (Some(o), None) => Ok(Auth::OAuth2(o.oauth2(GOOGLE_TOKEN_URL)?)),
             (None, Some(key)) => {
                 let mut o = key.oauth2(SCOPE, self.token_url.as_deref())?;
                 if let OAuth2Grant::JwtBearer(g) = &mut o.grant {

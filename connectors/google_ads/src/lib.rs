@@ -19,7 +19,7 @@ use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, S
 use tokio::sync::OnceCell;
 
 pub use classify::{GoogleAdsClassifier, GoogleAdsError, parse_error};
-pub use config::{GoogleAdsOptions, GoogleOAuthOptions, customer_id};
+pub use config::{GoogleAdsOptions, customer_id};
 pub use streams::{DEFS, Def, Kind};
 
 /// The Google Ads API host.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use revline_core::http::RateLimit;
-use revline_core::{Error, Result, Secret};
+use revline_core::http::{RateLimit, RefreshTokenOptions};
+use revline_core::{Result, Secret};
 use serde::Deserialize;
 
 /// Options under `[sources.<name>]` with `connector = "hubspot"`.
@@ -24,7 +24,7 @@ pub struct HubspotOptions {
     /// File holding the token (read at start; surrounding whitespace trimmed).
     pub token_file: Option<PathBuf>,
     /// OAuth2 refresh-token credentials, instead of a token.
-    pub oauth: Option<OAuthOptions>,
+    pub oauth: Option<RefreshTokenOptions>,
     /// Properties to request per object (`contacts`, `companies`, `deals`); default: all that
     /// `GET /crm/v3/properties/{object}` lists.
     #[serde(default)]
@@ -44,55 +44,5 @@ impl HubspotOptions {
     /// The token from `token` or `token_file`.
     pub fn token(&self) -> Result<Option<Secret>> {
         Secret::from_value_or_file(&self.token, &self.token_file, "token")
-    }
-}
-
-/// OAuth2 refresh-token credentials for a public HubSpot app.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthOptions {
-    /// App client id.
-    pub client_id: String,
-    /// App client secret.
-    pub client_secret: Option<Secret>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<PathBuf>,
-    /// Refresh token.
-    pub refresh_token: Option<Secret>,
-    /// File holding the refresh token.
-    pub refresh_token_file: Option<PathBuf>,
-    /// Token endpoint; default `<base_url>/oauth/v1/token`.
-    pub token_url: Option<String>,
-}
-
-fn secret_or_file(v: &Option<Secret>, f: &Option<PathBuf>, name: &str) -> Result<Secret> {
-    match (v, f) {
-        (Some(s), None) => Ok(s.clone()),
-        (None, Some(p)) => Secret::from_file(p),
-        (Some(_), Some(_)) => Err(Error::config(format!(
-            "oauth: set `{name}` or `{name}_file`, not both"
-        ))),
-        (None, None) => Err(Error::config(format!(
-            "oauth: `{name}` (or `{name}_file`) is required"
-        ))),
-    }
-}
-
-impl OAuthOptions {
-    /// The client secret.
-    pub fn client_secret(&self) -> Result<Secret> {
-        secret_or_file(
-            &self.client_secret,
-            &self.client_secret_file,
-            "client_secret",
-        )
-    }
-    /// The refresh token.
-    pub fn refresh_token(&self) -> Result<Secret> {
-        secret_or_file(
-            &self.refresh_token,
-            &self.refresh_token_file,
-            "refresh_token",
-        )
     }
 }

@@ -14,12 +14,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use revline_core::http::{
-    ApiRequest, Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, QuotaHeaders, RateLimit,
-    RateLimitHeaders,
+    ApiRequest, Auth, HttpClient, HttpClientConfig, QuotaHeaders, RateLimit, RateLimitHeaders,
 };
 use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, StreamDescriptor};
 
-pub use config::{HubspotOptions, OAuthOptions};
+pub use config::HubspotOptions;
 pub use objects::ObjectType;
 
 /// HubSpot's public API host.
@@ -75,16 +74,7 @@ impl Hubspot {
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let auth = match (opts.token()?, &opts.oauth) {
             (Some(token), None) => Auth::Bearer(token),
-            (None, Some(o)) => Auth::OAuth2(OAuth2::new(
-                o.token_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{base_url}/oauth/v1/token")),
-                o.client_id.clone(),
-                o.client_secret()?,
-                OAuth2Grant::RefreshToken {
-                    refresh_token: o.refresh_token()?,
-                },
-            )),
+            (None, Some(o)) => Auth::OAuth2(o.oauth2(&format!("{base_url}/oauth/v1/token"))?),
             (Some(_), Some(_)) => {
                 return Err(revline_core::Error::config(format!(
                     "[sources.{}] set either `token` (or `token_file`) or `[oauth]`, not both",

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use revline_core::http::{OAuth2, RefreshTokenOptions};
 use revline_core::report::{ReportSettings, parse_day};
 use revline_core::{Error, Result, Secret};
 use serde::Deserialize;
@@ -25,7 +26,7 @@ pub struct LinkedinOptions {
     pub access_token_file: Option<PathBuf>,
     /// Instead of an access token: refresh-token credentials of a LinkedIn app (`[oauth]`),
     /// so that a scheduled pipeline outlives the 60-day access tokens.
-    pub oauth: Option<LinkedinOAuth>,
+    pub oauth: Option<RefreshTokenOptions>,
     /// Sponsored ad accounts, `512345678` or `urn:li:sponsoredAccount:512345678`.
     pub ad_account_ids: Vec<String>,
     /// `LinkedIn-Version` header, `YYYYMM` (default `202510`). LinkedIn retires versions after
@@ -54,27 +55,6 @@ pub struct LinkedinOptions {
     pub page_size: Option<u32>,
 }
 
-/// OAuth2 refresh-token credentials (`[sources.<name>.oauth]`). LinkedIn issues refresh
-/// tokens (valid about a year) to apps approved for programmatic refresh; each run exchanges
-/// it for an access token at `token_url`, before the cached one expires and once after a 401.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkedinOAuth {
-    /// The app's client id.
-    pub client_id: String,
-    /// The app's client secret.
-    pub client_secret: Option<Secret>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<PathBuf>,
-    /// The refresh token.
-    pub refresh_token: Option<Secret>,
-    /// File holding the refresh token.
-    pub refresh_token_file: Option<PathBuf>,
-    /// Token endpoint. Default `https://www.linkedin.com/oauth/v2/accessToken`, or
-    /// `<base_url>/oauth/v2/accessToken` when the source sets `base_url`.
-    pub token_url: Option<String>,
-}
-
 /// LinkedIn's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://www.linkedin.com/oauth/v2/accessToken";
 
@@ -83,17 +63,8 @@ pub const DEFAULT_TOKEN_URL: &str = "https://www.linkedin.com/oauth/v2/accessTok
 pub enum Credential {
     /// A fixed access token.
     AccessToken(Secret),
-    /// Refresh-token credentials: (client id, client secret, refresh token, token endpoint).
-    Refresh {
-        /// The app's client id.
-        client_id: String,
-        /// The app's client secret.
-        client_secret: Secret,
-        /// The refresh token.
-        refresh_token: Secret,
-        /// Where tokens are fetched.
-        token_url: String,
-    },
+    /// An OAuth2 client exchanging the refresh token for access tokens.
+    Refresh(OAuth2),
 }
 
 /// The metrics read by default.
@@ -134,33 +105,11 @@ impl LinkedinOptions {
         match (self.token()?, &self.oauth) {
             (Some(token), None) => Ok(Credential::AccessToken(token)),
             (None, Some(o)) => {
-                let required = |v: &Option<Secret>, f: &Option<PathBuf>, name: &str| {
-                    Secret::from_value_or_file(v, f, name)
-                        .map_err(|e| Error::config(format!("oauth: {}", e.message())))?
-                        .ok_or_else(|| {
-                            Error::config(format!("oauth: `{name}` (or `{name}_file`) is required"))
-                        })
+                let default_url = match base_url {
+                    Some(b) => format!("{}/oauth/v2/accessToken", b.trim_end_matches('/')),
+                    None => DEFAULT_TOKEN_URL.to_string(),
                 };
-                if o.client_id.trim().is_empty() {
-                    return Err(Error::config("oauth: `client_id` is empty"));
-                }
-                Ok(Credential::Refresh {
-                    client_id: o.client_id.trim().to_string(),
-                    client_secret: required(
-                        &o.client_secret,
-                        &o.client_secret_file,
-                        "client_secret",
-                    )?,
-                    refresh_token: required(
-                        &o.refresh_token,
-                        &o.refresh_token_file,
-                        "refresh_token",
-                    )?,
-                    token_url: o.token_url.clone().unwrap_or_else(|| match base_url {
-                        Some(b) => format!("{}/oauth/v2/accessToken", b.trim_end_matches('/')),
-                        None => DEFAULT_TOKEN_URL.to_string(),
-                    }),
-                })
+                Ok(Credential::Refresh(o.oauth2(&default_url)?))
             }
             (Some(_), Some(_)) => Err(Error::config(
                 "set either `access_token` (or `access_token_file`) or `[oauth]`, not both",

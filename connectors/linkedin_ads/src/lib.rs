@@ -16,11 +16,11 @@ mod streams;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use revline_core::http::{Auth, HttpClient, HttpClientConfig, OAuth2, OAuth2Grant, RateLimit};
+use revline_core::http::{Auth, HttpClient, HttpClientConfig, RateLimit};
 use revline_core::{Connector, ConnectorFactory, Result, SourceContext, Stream, StreamDescriptor};
 
 pub use classify::{LinkedinClassifier, LinkedinError, is_daily_quota, parse_error};
-pub use config::{Credential, DEFAULT_METRICS, DEFAULT_TOKEN_URL, LinkedinOAuth, LinkedinOptions};
+pub use config::{Credential, DEFAULT_METRICS, DEFAULT_TOKEN_URL, LinkedinOptions};
 pub use streams::{Object, analytics_descriptor, chunks, metric_type, restli_range, urn_id};
 
 /// The API host.
@@ -94,17 +94,7 @@ impl LinkedinAds {
             &base_url,
             match credential {
                 Credential::AccessToken(token) => Auth::Bearer(token),
-                Credential::Refresh {
-                    client_id,
-                    client_secret,
-                    refresh_token,
-                    token_url,
-                } => Auth::OAuth2(OAuth2::new(
-                    token_url,
-                    client_id,
-                    client_secret,
-                    OAuth2Grant::RefreshToken { refresh_token },
-                )),
+                Credential::Refresh(oauth) => Auth::OAuth2(oauth),
             },
             ctx.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
         );

@@ -100,6 +100,61 @@ pub enum OAuth2Grant {
     JwtBearer(Box<JwtBearer>),
 }
 
+/// `[sources.<name>.oauth]`: refresh-token credentials of an OAuth app, as HubSpot, Google
+/// (Ads and GA4) and LinkedIn take them. Secrets may be inline or in files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenOptions {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Option<Secret>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<std::path::PathBuf>,
+    /// The refresh token.
+    pub refresh_token: Option<Secret>,
+    /// File holding the refresh token.
+    pub refresh_token_file: Option<std::path::PathBuf>,
+    /// Token endpoint (each connector documents its default).
+    pub token_url: Option<String>,
+}
+
+impl RefreshTokenOptions {
+    /// The OAuth2 client of these credentials, fetching tokens from `token_url` or else
+    /// `default_token_url`. Errors name the `oauth` key that is missing, empty or doubled.
+    pub fn oauth2(&self, default_token_url: &str) -> Result<OAuth2> {
+        let required = |value: &Option<Secret>, file: &Option<std::path::PathBuf>, name: &str| {
+            Secret::from_value_or_file(value, file, name)
+                .map_err(|e| Error::config(format!("oauth: {}", e.message())))?
+                .ok_or_else(|| {
+                    Error::config(format!("oauth: `{name}` (or `{name}_file`) is required"))
+                })
+        };
+        let client_id = self.client_id.trim();
+        if client_id.is_empty() {
+            return Err(Error::config("oauth: `client_id` is empty"));
+        }
+        Ok(OAuth2::new(
+            self.token_url
+                .clone()
+                .unwrap_or_else(|| default_token_url.to_string()),
+            client_id,
+            required(
+                &self.client_secret,
+                &self.client_secret_file,
+                "client_secret",
+            )?,
+            OAuth2Grant::RefreshToken {
+                refresh_token: required(
+                    &self.refresh_token,
+                    &self.refresh_token_file,
+                    "refresh_token",
+                )?,
+            },
+        ))
+    }
+}
+
 /// An OAuth2 client: token endpoint, client credentials, grant, and the cached access token.
 #[derive(Debug)]
 pub struct OAuth2 {
@@ -283,4 +338,57 @@ pub fn redact_url(url: &str) -> String {
 /// Removes the URL from a reqwest error (it may carry a key in its query).
 pub fn strip_url(e: reqwest::Error) -> reqwest::Error {
     e.without_url()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_token_options_build_a_client_or_name_the_key() {
+        let opts: RefreshTokenOptions = serde_json::from_value(serde_json::json!({
+            "client_id": " app ",
+            "client_secret": "s3cret",
+            "refresh_token": "r1",
+        }))
+        .unwrap();
+        let o = opts.oauth2("https://example.test/token").unwrap();
+        assert_eq!(o.token_url, "https://example.test/token");
+        assert_eq!(o.client_id, "app");
+        assert_eq!(o.client_secret.expose(), "s3cret");
+        assert!(
+            matches!(&o.grant, OAuth2Grant::RefreshToken { refresh_token } if refresh_token.expose() == "r1")
+        );
+        let with_url = RefreshTokenOptions {
+            token_url: Some("https://other.test/t".into()),
+            ..opts.clone()
+        };
+        assert_eq!(
+            with_url.oauth2("unused").unwrap().token_url,
+            "https://other.test/t"
+        );
+
+        let err = |o: RefreshTokenOptions| o.oauth2("u").unwrap_err().message().to_string();
+        assert_eq!(
+            err(RefreshTokenOptions {
+                refresh_token: None,
+                ..opts.clone()
+            }),
+            "oauth: `refresh_token` (or `refresh_token_file`) is required"
+        );
+        assert_eq!(
+            err(RefreshTokenOptions {
+                client_secret_file: Some("/x".into()),
+                ..opts.clone()
+            }),
+            "oauth: set `client_secret` or `client_secret_file`, not both"
+        );
+        assert_eq!(
+            err(RefreshTokenOptions {
+                client_id: " ".into(),
+                ..opts
+            }),
+            "oauth: `client_id` is empty"
+        );
+    }
 }

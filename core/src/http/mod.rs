@@ -16,7 +16,7 @@ pub use http::{HeaderMap, Method, StatusCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub use auth::{Auth, OAuth2, OAuth2Grant};
+pub use auth::{Auth, OAuth2, OAuth2Grant, RefreshTokenOptions};
 pub use limit::{QuotaScope, RateLimit, RateLimitHeaders, ResetFormat, shared_scope};
 
 use crate::error::{Error, ErrorKind, Result};
